@@ -1,0 +1,36 @@
+# The two commands of the quick start are `make run` and `make test`; the rest are their parts.
+.PHONY: run test stop install stack-up stack-down status logs lint format
+
+install:  ## Debian packages and the Python environment (idempotent, cached)
+	@./stack/bootstrap.sh
+
+run: install  ## the whole system in the foreground: stack, worker, gateway (Ctrl-C stops it)
+	@.venv/bin/shopstream run
+
+stop:  ## stop everything `run` or `stack-up` started
+	@if [ -x .venv/bin/shopstream ]; then .venv/bin/shopstream stop; fi
+
+test: install stack-up lint  ## lint, type-check and every test against the real stack
+	@.venv/bin/pytest
+
+lint:
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
+	@.venv/bin/lint-imports
+
+format:
+	@.venv/bin/ruff format .
+	@.venv/bin/ruff check --fix .
+
+stack-up: install
+	@.venv/bin/shopstream stack up
+
+stack-down:
+	@if [ -x .venv/bin/shopstream ]; then .venv/bin/shopstream stack down; fi
+
+status:
+	@.venv/bin/shopstream stack status
+
+logs:
+	@.venv/bin/shopstream stack logs -f

@@ -1,0 +1,1 @@
+"""shopstream: settings, logging, metrics and the command line shared by every component."""

@@ -1,0 +1,24 @@
+"""AWS clients built from settings: moto's endpoint locally, AWS's own when none is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aioboto3
+
+from shopstream.settings import Settings
+
+_session = aioboto3.Session()
+
+
+def aws_client(settings: Settings, service: str) -> Any:
+    """An async context manager yielding an aiobotocore client for ``service``."""
+    return _session.client(
+        service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+
+
+def aws_resource(settings: Settings, service: str) -> Any:
+    return _session.resource(
+        service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )

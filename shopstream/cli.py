@@ -1,0 +1,153 @@
+"""The `shopstream` command: the local stack, the whole system, and operational tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from shopstream.settings import get_settings
+from stack import control
+from stack.apps import Gateway
+from stack.environment import use_local_stack
+from stack.errors import StackError
+
+
+def say(message: str) -> None:
+    print(f"shopstream: {message}", flush=True)
+
+
+def _stack_up(args: argparse.Namespace) -> int:
+    settings = use_local_stack(get_settings())
+    parts = control.select(settings, args.parts)
+    asyncio.run(control.up(settings, parts, say))
+    return 0
+
+
+def _stack_down(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    names = args.parts or [kind.name for kind in control.ALL_PARTS]
+    control.down(control.select(settings, names), say)
+    return 0
+
+
+def _stack_status(args: argparse.Namespace) -> int:
+    settings = use_local_stack(get_settings())
+    names = args.parts or [kind.name for kind in control.ALL_PARTS]
+    healthy = True
+    for part, running, checks in asyncio.run(control.status(control.select(settings, names))):
+        if not running:
+            print(f"{part.name:<9} stopped   {part.address}")
+            healthy = healthy and part.name in {k.name for k in control.APPLICATIONS}
+            continue
+        for check in checks:
+            state = "healthy" if check.ok else "UNHEALTHY"
+            print(
+                f"{part.name:<9} {state:<9} {part.address}  [{check.name} "
+                f"{check.latency_ms:.0f} ms: {check.detail}]"
+            )
+            healthy = healthy and check.ok
+    return 0 if healthy else 1
+
+
+def _stack_logs(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    parts = control.select(
+        settings, [args.part] if args.part else [k.name for k in control.ALL_PARTS]
+    )
+    paths = [str(part.log_path) for part in parts if part.log_path.exists()]
+    if not paths:
+        say("no logs yet; start the stack with `make run` or `shopstream stack up`")
+        return 1
+    tail = ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), *paths]
+    os.execvp(tail[0], tail)  # noqa: S606 - hands the terminal over to tail
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Everything up, in the foreground; Ctrl-C (or `make stop`) brings it all down."""
+    settings = use_local_stack(get_settings())
+    parts = control.select(settings, [kind.name for kind in control.ALL_PARTS])
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    asyncio.run(control.up(settings, parts, say))
+    gateway = next(part for part in parts if isinstance(part, Gateway))
+    say(f"gateway     {gateway.address}/docs")
+    say(f"readiness   {gateway.address}/readyz")
+    say("logs        shopstream stack logs -f   (Ctrl-C here stops everything)")
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    status = 0
+    while not stopping:
+        died = [part for part in parts if part.died() or not part.is_running()]
+        if died:
+            for part in died:
+                say(f"{part.name} stopped unexpectedly; its log ends:\n{part.log_tail()}")
+            status = 1
+            break
+        time.sleep(1)
+    say("stopping")
+    control.down(parts, say)
+    return status
+
+
+def _stop(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    control.down(control.select(settings, [kind.name for kind in control.ALL_PARTS]), say)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the stack and the application, in the foreground")
+    run.set_defaults(handler=_run)
+    stop = commands.add_parser("stop", help="stop the application and the stack")
+    stop.set_defaults(handler=_stop)
+
+    stack = commands.add_parser("stack", help="the local stack of real Kafka, PostgreSQL, ...")
+    verbs = stack.add_subparsers(dest="verb", required=True)
+    part_names = [kind.name for kind in control.ALL_PARTS]
+    for verb, handler, text in [
+        ("up", _stack_up, "install what is missing and start (default: the infrastructure)"),
+        ("down", _stack_down, "stop what `up` started (default: everything)"),
+        ("status", _stack_status, "each part with its address and health"),
+    ]:
+        command = verbs.add_parser(verb, help=text)
+        command.add_argument(
+            "parts", nargs="*", metavar="PART", help=f"any of: {', '.join(part_names)}"
+        )
+        command.set_defaults(handler=handler)
+    logs = verbs.add_parser("logs", help="show a part's log (default: all)")
+    logs.add_argument("part", nargs="?", choices=part_names)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.set_defaults(handler=_stack_logs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Probes expect refusals while parts start, and report failures themselves.
+    logging.basicConfig(level=logging.CRITICAL)
+    try:
+        return int(args.handler(args))
+    except StackError as error:
+        print(f"shopstream: error: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

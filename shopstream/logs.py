@@ -1,0 +1,65 @@
+"""Structured JSON logs for every process, with the bound context (order_id, trace_id).
+
+Libraries that log through the standard library (aiokafka, faust, uvicorn) are rendered by
+the same processor chain, so one process writes one format.
+"""
+
+from __future__ import annotations
+
+import logging.config
+from typing import Any
+
+import structlog
+
+_SHARED_PROCESSORS: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.StackInfoRenderer(),
+    structlog.processors.format_exc_info,
+]
+
+
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` mapping: JSON lines on stderr (Faust takes it too)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "foreign_pre_chain": _SHARED_PROCESSORS,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
+            }
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "json",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+    }
+
+
+def configure_logging(component: str, level: str = "INFO") -> None:
+    """Route structlog and stdlib logging to one JSON line per event on stderr."""
+    structlog.configure(
+        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(logging_config(level))
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(component=component)
+
+
+def get_logger(name: str, **context: Any) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger.bind(**context) if context else logger

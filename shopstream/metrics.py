@@ -1,0 +1,27 @@
+"""Prometheus metrics shared by the processes (CloudWatch export builds on these)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter(
+    "shopstream_http_requests_total",
+    "HTTP requests served, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "shopstream_http_request_duration_seconds",
+    "Time to serve an HTTP request, by route template and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+DEPENDENCY_UP = Histogram(
+    "shopstream_dependency_probe_seconds",
+    "Latency of readiness probes, by dependency and outcome.",
+    ["dependency", "ok"],
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in Prometheus' text format, with its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,80 @@
+"""The one typed settings object. Nothing else in the project reads the environment.
+
+Every field can be set as ``SHOPSTREAM_<FIELD>`` (nested: ``SHOPSTREAM_PORTS__KAFKA``).
+Service addresses default to the local stack on loopback; ``aws_endpoint_url`` defaults to
+unset so that the same code talks to real AWS unless the local stack (or a test) points it
+at the moto server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackPorts(BaseModel):
+    """Loopback ports of the local stack: one block (26xxx) clear of the services' defaults."""
+
+    kafka: int = 26092
+    kafka_controller: int = 26093
+    postgres: int = 26432
+    amqp: int = 26672
+    rabbitmq_management: int = 26673
+    rabbitmq_dist: int = 26674
+    epmd: int = 26369
+    mqtt: int = 26883
+    moto: int = 26500
+    gateway: int = 8000
+    worker_web: int = 26066
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPSTREAM_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    environment: str = "local"
+    log_level: str = "INFO"
+
+    # Where the local stack keeps its data (ignored by git) and its one-time downloads/builds.
+    state_dir: Path = REPO_ROOT / ".stack"
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "shopstream")
+    ports: StackPorts = StackPorts()
+
+    kafka_version: str = "4.1.1"
+    log4j_version: str = "2.25.3"
+    kafka_heap: str = "512m"
+    kafka_bootstrap_servers: str = "127.0.0.1:26092"
+    topic_partitions: int = 4
+    topic_replication_factor: int = 1
+
+    database_url: SecretStr = SecretStr(
+        "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
+    )
+    amqp_url: SecretStr = SecretStr("amqp://shopstream:shopstream@127.0.0.1:26672//")
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 26883
+    mqtt_username: str = "shopstream"
+    mqtt_password: SecretStr = SecretStr("shopstream")
+
+    # Unset: boto's normal endpoint resolution, i.e. real AWS.
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+
+    gateway_host: str = "127.0.0.1"
+    worker_host: str = "127.0.0.1"
+
+    # Readiness probes give up after this long per dependency.
+    health_timeout_s: float = 5.0
+    # How long the stack waits for one part to become healthy before it gives up.
+    start_timeout_s: float = 120.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what shopstream needs on a Debian 12 machine: Debian packages, then the Python
+# environment (.venv) from requirements.lock. Idempotent: once done, a run takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE_DIR=${SHOPSTREAM_CACHE_DIR:-$HOME/.cache/shopstream}
+UV_VERSION=0.13.9
+APT_PACKAGES=(
+  python3 python3-venv            # the venv's interpreter
+  openjdk-17-jre-headless maven   # Kafka runs from Maven Central jars
+  postgresql-15                   # PostgreSQL server
+  rabbitmq-server                 # AMQP + MQTT (stands in for Amazon MQ)
+  curl openssl procps iproute2
+)
+
+step() { printf 'shopstream: %s\n' "$*"; }
+fail() { printf 'shopstream: error: %s\n' "$*" >&2; exit 1; }
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || fail "need root to install ${missing[*]}: run as root or install sudo"
+    sudo=(sudo)
+  fi
+  step "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  # Services do not start on install here; the stack runs its own instances on its own ports.
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+fi
+
+python=$(command -v python3.11 || true)
+[[ -n $python ]] || fail "Python 3.11 not found: apt-get install python3 (Debian 12 ships 3.11)"
+
+uv_home="$CACHE_DIR/tools/uv-$UV_VERSION"
+uv="$uv_home/bin/uv"
+if [[ ! -x $uv ]]; then
+  step "installing uv $UV_VERSION (the Python package installer)"
+  rm -rf "$uv_home"
+  "$python" -m venv "$uv_home"
+  "$uv_home/bin/pip" install -q "uv==$UV_VERSION"
+fi
+
+wanted=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ ! -f .venv/.installed || $(cat .venv/.installed) != "$wanted" ]]; then
+  [[ -x .venv/bin/python ]] || { step "creating .venv"; "$uv" venv -q -p "$python" .venv; }
+  step "installing Python packages from requirements.lock"
+  "$uv" pip sync -p .venv/bin/python requirements.lock
+  "$uv" pip install -q -p .venv/bin/python --no-deps -e .
+  echo "$wanted" > .venv/.installed
+fi
