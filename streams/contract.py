@@ -1,0 +1,426 @@
+"""The one event contract: every event and command that crosses Kafka, and its codec.
+
+Envelope. Every record carries ``type`` (the discriminator), ``event_id`` (what consumers
+dedupe on), ``schema_version``, ``occurred_at`` (UTC; naive datetimes are refused) and
+``trace_id`` (a W3C trace-id: 32 lowercase hex digits).
+
+Money. Integer minor units (``amount_cents``, ``total_cents``) beside a 3-letter ``currency``.
+
+Partition key. ``record.key`` is the value of the field named by ``key_field``:
+    - ``sku`` for the commands addressed to inventory (ReserveStock, ReleaseStock, AdjustStock)
+      and for StockAdjusted, because a SKU's stock has exactly one writer: the inventory
+      partition that owns that key;
+    - ``order_id`` for everything else, the inventory's answers included (they go back to the
+      order saga), so that one order's events are applied in order.
+
+Versions. A reader accepts ``1 <= schema_version <= SCHEMA_VERSION`` and refuses newer
+records: deploy readers before writers. Changes that old readers cannot ignore bump
+SCHEMA_VERSION, and ``decode`` then lifts older payloads to the current shape before
+validating them.
+
+Statuses. ``OrderStatus`` lives here because its values travel in OrderStatusChanged: renaming
+one is a contract change. Its transition rules live in ``streams.domain.order_status``.
+"""
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Final, Literal, Self, TypeAlias, TypeVar, get_args
+from uuid import UUID, uuid4, uuid5
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_VERSION: Final = 1
+
+
+class ContractError(ValueError):
+    """A record that breaks the contract; ``reason`` is what the dead-letter topic records."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    RESERVED = "reserved"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    PAYMENT_FAILED = "payment_failed"
+    CANCELLED = "cancelled"
+    SHIPPING_PROBLEM = "shipping_problem"
+    EXPIRED = "expired"
+
+
+FailureCode: TypeAlias = Literal["card_declined", "insufficient_funds", "processing_error"]
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_trace_id() -> str:
+    return uuid4().hex
+
+
+UtcDatetime: TypeAlias = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+# Ids (order, user, sku, payment, ...) are opaque, but whitespace in one is always a bug.
+Id: TypeAlias = Annotated[str, Field(pattern=r"^\S+$", max_length=100)]
+Text: TypeAlias = Annotated[str, Field(min_length=1, max_length=1000)]
+Currency: TypeAlias = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+TraceId: TypeAlias = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class Record(BaseModel):
+    """Immutable, and strict about unknown fields: a typo must fail loudly, not vanish."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderLine(Record):
+    sku: Id
+    quantity: PositiveInt
+    unit_price_cents: NonNegativeInt
+
+    @property
+    def subtotal_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+class Address(Record):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+def _unique_skus(lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
+    skus = [line.sku for line in lines]
+    if len(set(skus)) != len(skus):
+        raise ValueError("each sku may appear on one line only")
+    return lines
+
+
+Lines: TypeAlias = Annotated[
+    tuple[OrderLine, ...], Field(min_length=1), AfterValidator(_unique_skus)
+]
+
+
+class EventBase(Record):
+    """The envelope every event and command shares."""
+
+    key_field: ClassVar[Literal["order_id", "sku"]]
+
+    type: str
+    event_id: UUID = Field(default_factory=uuid4)
+    schema_version: Annotated[int, Field(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
+    occurred_at: UtcDatetime = Field(default_factory=_utc_now)
+    trace_id: TraceId = Field(default_factory=_new_trace_id)
+
+    @property
+    def key(self) -> str:
+        """The Kafka key this record is partitioned by (see the module docstring)."""
+        return str(getattr(self, self.key_field))
+
+
+class _ByOrder(EventBase):
+    key_field: ClassVar[Literal["order_id", "sku"]] = "order_id"
+    order_id: Id
+
+
+class _BySku(EventBase):
+    key_field: ClassVar[Literal["order_id", "sku"]] = "sku"
+    sku: Id
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+class OrderPlaced(_ByOrder):
+    type: Literal["OrderPlaced"] = "OrderPlaced"
+    user_id: Id
+    lines: Lines
+    total_cents: NonNegativeInt
+    currency: Currency
+    shipping_address: Address
+    payment_token: Text
+
+    @model_validator(mode="after")
+    def _total_is_sum_of_lines(self) -> Self:
+        expected = sum(line.subtotal_cents for line in self.lines)
+        if self.total_cents != expected:
+            raise ValueError(f"total_cents is {self.total_cents} but the lines sum to {expected}")
+        return self
+
+
+class OrderCancelled(_ByOrder):
+    type: Literal["OrderCancelled"] = "OrderCancelled"
+    reason: Text
+
+
+class PaymentRetryRequested(_ByOrder):
+    type: Literal["PaymentRetryRequested"] = "PaymentRetryRequested"
+    payment_token: Text
+
+
+class OrderStatusChanged(_ByOrder):
+    type: Literal["OrderStatusChanged"] = "OrderStatusChanged"
+    from_status: OrderStatus | None  # None: the order was just created
+    to_status: OrderStatus
+    reason: Text
+
+
+# --- inventory --------------------------------------------------------------------------
+
+
+class ReserveStock(_BySku):
+    type: Literal["ReserveStock"] = "ReserveStock"
+    order_id: Id
+    quantity: PositiveInt
+    expires_at: UtcDatetime
+
+
+class StockReserved(_ByOrder):
+    type: Literal["StockReserved"] = "StockReserved"
+    sku: Id
+    quantity: PositiveInt
+    expires_at: UtcDatetime
+
+
+class StockRejected(_ByOrder):
+    type: Literal["StockRejected"] = "StockRejected"
+    sku: Id
+    requested: PositiveInt
+    available: NonNegativeInt
+
+
+class ReleaseStock(_BySku):
+    type: Literal["ReleaseStock"] = "ReleaseStock"
+    order_id: Id
+    quantity: PositiveInt  # what the order believes it holds; inventory frees what it holds
+    reason: Text
+
+
+class StockReleased(_ByOrder):
+    type: Literal["StockReleased"] = "StockReleased"
+    sku: Id
+    quantity: NonNegativeInt  # 0: nothing was held, the release was a no-op
+
+
+class AdjustStock(_BySku):
+    type: Literal["AdjustStock"] = "AdjustStock"
+    delta: int | None = None
+    set_to: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_change(self) -> Self:
+        if (self.delta is None) == (self.set_to is None):
+            raise ValueError("give exactly one of delta or set_to")
+        return self
+
+
+class StockAdjusted(_BySku):
+    type: Literal["StockAdjusted"] = "StockAdjusted"
+    on_hand: NonNegativeInt
+
+
+# --- payments ---------------------------------------------------------------------------
+
+
+class PaymentRequested(_ByOrder):
+    type: Literal["PaymentRequested"] = "PaymentRequested"
+    amount_cents: NonNegativeInt
+    currency: Currency
+    payment_token: Text
+    attempt: PositiveInt
+
+
+class PaymentSucceeded(_ByOrder):
+    type: Literal["PaymentSucceeded"] = "PaymentSucceeded"
+    payment_id: Id
+    amount_cents: NonNegativeInt
+    currency: Currency
+    attempt: PositiveInt
+
+
+class PaymentFailed(_ByOrder):
+    type: Literal["PaymentFailed"] = "PaymentFailed"
+    code: FailureCode
+    message: Text
+    retryable: bool
+    attempt: PositiveInt
+
+
+class RefundRequested(_ByOrder):
+    type: Literal["RefundRequested"] = "RefundRequested"
+    payment_id: Id
+    amount_cents: PositiveInt
+    currency: Currency
+    reason: Text
+
+
+class PaymentRefunded(_ByOrder):
+    type: Literal["PaymentRefunded"] = "PaymentRefunded"
+    refund_id: Id
+    payment_id: Id
+    amount_cents: PositiveInt
+    currency: Currency
+
+
+# --- shipping ---------------------------------------------------------------------------
+
+
+class ShipmentRequested(_ByOrder):
+    type: Literal["ShipmentRequested"] = "ShipmentRequested"
+    address: Address
+    lines: Lines
+    attempt: PositiveInt = 1
+
+
+class ShipmentDispatched(_ByOrder):
+    type: Literal["ShipmentDispatched"] = "ShipmentDispatched"
+    carrier: Text
+    tracking_number: Text
+
+
+class ShippingProblem(_ByOrder):
+    type: Literal["ShippingProblem"] = "ShippingProblem"
+    reason: Text
+    attempt: PositiveInt
+
+
+class ShipmentDelivered(_ByOrder):
+    type: Literal["ShipmentDelivered"] = "ShipmentDelivered"
+
+
+# --- the union and its codec ------------------------------------------------------------
+
+AnyEvent: TypeAlias = (
+    OrderPlaced
+    | OrderCancelled
+    | PaymentRetryRequested
+    | OrderStatusChanged
+    | ReserveStock
+    | StockReserved
+    | StockRejected
+    | ReleaseStock
+    | StockReleased
+    | AdjustStock
+    | StockAdjusted
+    | PaymentRequested
+    | PaymentSucceeded
+    | PaymentFailed
+    | RefundRequested
+    | PaymentRefunded
+    | ShipmentRequested
+    | ShipmentDispatched
+    | ShippingProblem
+    | ShipmentDelivered
+)
+Event: TypeAlias = Annotated[AnyEvent, Field(discriminator="type")]
+
+EVENT_TYPES: Final[tuple[type[AnyEvent], ...]] = get_args(AnyEvent)
+_BY_TYPE: Final[dict[str, type[AnyEvent]]] = {
+    cls.model_fields["type"].default: cls for cls in EVENT_TYPES
+}
+
+E = TypeVar("E", bound=EventBase)
+
+
+def encode(event: EventBase) -> bytes:
+    """Compact UTF-8 JSON."""
+    return event.model_dump_json().encode()
+
+
+def decode(raw: bytes) -> AnyEvent:
+    """Parse and validate one record; anything off the contract raises ContractError."""
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise ContractError("not JSON this reader can parse: nested too deeply") from exc
+    if not isinstance(payload, dict):
+        raise ContractError(f"not a JSON object but {_json_kind(payload)}")
+    cls = _event_class(payload)
+    _check_version(payload)
+    try:
+        return cls.model_validate(payload)
+    except ValidationError as exc:
+        raise ContractError(f"invalid {cls.__name__}: {_describe(exc)}") from exc
+
+
+def derive(event: E, *, cause_id: UUID, tag: str, trace_id: str, now: datetime) -> E:
+    """Give ``event`` the envelope of a consequence of the record ``cause_id``.
+
+    The id is a function of the cause and ``tag``, so a cause processed twice (say after a crash
+    before the consumer committed) yields the same ids and downstream dedupe catches them.
+    """
+    envelope = {"event_id": uuid5(cause_id, tag), "occurred_at": now, "trace_id": trace_id}
+    return type(event).model_validate(event.model_dump() | envelope)
+
+
+def _event_class(payload: dict[str, Any]) -> type[AnyEvent]:
+    if "type" not in payload:
+        raise ContractError("missing field 'type'")
+    name = payload["type"]
+    if not isinstance(name, str) or name not in _BY_TYPE:
+        raise ContractError(f"unknown event type {name!r}")
+    return _BY_TYPE[name]
+
+
+def _check_version(payload: dict[str, Any]) -> None:
+    if "schema_version" not in payload:
+        raise ContractError("missing field 'schema_version'")
+    version = payload["schema_version"]
+    if type(version) is not int:  # bool is an int subclass, and "1" is not a version
+        raise ContractError(f"schema_version must be an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ContractError(
+            f"unsupported schema_version {version}: this reader knows versions up to "
+            f"{SCHEMA_VERSION}; upgrade the reader"
+        )
+    if version < 1:
+        raise ContractError(f"unsupported schema_version {version}: versions start at 1")
+
+
+def _json_kind(value: object) -> str:
+    match value:
+        case list():
+            return "an array"
+        case str():
+            return "a string"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case _:
+            return "null"
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(problems)

@@ -1,0 +1,137 @@
+"""Stock of one SKU and the rules that keep it from being oversold.
+
+The inventory agent owns one Stock per SKU in a table keyed by sku, so every change to a SKU is
+made by one writer, in order; each function here is that change as a pure step.
+
+- ``on_hand`` counts the units on the shelf, reserved ones included; ``available`` is what is
+  left to promise. A reservation is check-and-decrement of ``available`` in one step, and the
+  model refuses any state where reservations exceed ``on_hand``.
+- Reservations are per order: a repeated ReserveStock for an order that already holds one is
+  answered with that reservation again and changes nothing; releasing what is not held answers
+  StockReleased with quantity 0.
+- An adjustment may not take away units promised to orders: it is refused when ``on_hand``
+  would fall below what is reserved. Cancel those orders first.
+- The order saga owns expiry (it knows which holds were paid for) and releases expired holds
+  itself. ``expired_reservations`` is for reports and an operator's sweep of holds whose order
+  is gone; it must not release holds on its own, since a paid hold is still past its deadline.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Self, TypeVar
+
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from streams.contract import (
+    AdjustStock,
+    EventBase,
+    Id,
+    Record,
+    ReleaseStock,
+    ReserveStock,
+    StockAdjusted,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+    UtcDatetime,
+    derive,
+)
+
+
+class AdjustmentRefused(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Reservation(Record):
+    quantity: PositiveInt
+    expires_at: UtcDatetime
+
+
+class Stock(Record):
+    sku: Id
+    on_hand: NonNegativeInt = 0
+    reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id
+
+    @property
+    def reserved(self) -> int:
+        return sum(held.quantity for held in self.reservations.values())
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @model_validator(mode="after")
+    def _never_oversold(self) -> Self:
+        if self.reserved > self.on_hand:
+            raise ValueError(f"{self.sku}: {self.reserved} reserved but only {self.on_hand} held")
+        return self
+
+
+def reserve(
+    stock: Stock, cmd: ReserveStock, now: datetime
+) -> tuple[Stock, StockReserved | StockRejected]:
+    _same_sku(stock, cmd.sku)
+    held = stock.reservations.get(cmd.order_id)
+    if held is None:
+        if cmd.quantity > stock.available:
+            rejected = StockRejected(
+                order_id=cmd.order_id,
+                sku=cmd.sku,
+                requested=cmd.quantity,
+                available=stock.available,
+            )
+            return stock, _answer(rejected, cmd, now)
+        held = Reservation(quantity=cmd.quantity, expires_at=cmd.expires_at)
+        stock = _with_reservations(stock, {**stock.reservations, cmd.order_id: held})
+    reserved = StockReserved(
+        order_id=cmd.order_id, sku=cmd.sku, quantity=held.quantity, expires_at=held.expires_at
+    )
+    return stock, _answer(reserved, cmd, now)
+
+
+def release(stock: Stock, cmd: ReleaseStock, now: datetime) -> tuple[Stock, StockReleased]:
+    _same_sku(stock, cmd.sku)
+    held = stock.reservations.get(cmd.order_id)
+    remaining = {order: r for order, r in stock.reservations.items() if order != cmd.order_id}
+    released = StockReleased(
+        order_id=cmd.order_id, sku=cmd.sku, quantity=held.quantity if held else 0
+    )
+    return _with_reservations(stock, remaining), _answer(released, cmd, now)
+
+
+def adjust(stock: Stock, cmd: AdjustStock, now: datetime) -> tuple[Stock, StockAdjusted]:
+    """A stocktake (``set_to``) or a delivery or loss (``delta``); may raise AdjustmentRefused."""
+    _same_sku(stock, cmd.sku)
+    on_hand = cmd.set_to if cmd.set_to is not None else stock.on_hand + (cmd.delta or 0)
+    if on_hand < stock.reserved:
+        raise AdjustmentRefused(
+            f"{stock.sku}: on_hand would become {on_hand}, below the {stock.reserved} units "
+            "reserved for orders; cancel those orders first"
+        )
+    adjusted = Stock(sku=stock.sku, on_hand=on_hand, reservations=stock.reservations)
+    return adjusted, _answer(StockAdjusted(sku=stock.sku, on_hand=on_hand), cmd, now)
+
+
+def expired_reservations(stock: Stock, now: datetime) -> dict[str, Reservation]:
+    """Holds past their deadline, by order_id, oldest first."""
+    due = [(order, held) for order, held in stock.reservations.items() if held.expires_at <= now]
+    return dict(sorted(due, key=lambda item: item[1].expires_at))
+
+
+def _same_sku(stock: Stock, sku: str) -> None:
+    # A command routed to the wrong stock is a bug in the caller, never a business outcome.
+    if stock.sku != sku:
+        raise ValueError(f"a command for {sku} was applied to the stock of {stock.sku}")
+
+
+def _with_reservations(stock: Stock, reservations: Mapping[str, Reservation]) -> Stock:
+    return Stock(sku=stock.sku, on_hand=stock.on_hand, reservations=reservations)
+
+
+E = TypeVar("E", bound=EventBase)
+
+
+def _answer(answer: E, cmd: EventBase, now: datetime) -> E:
+    return derive(answer, cause_id=cmd.event_id, tag=answer.type, trace_id=cmd.trace_id, now=now)

@@ -1,0 +1,452 @@
+"""The order saga: one order's state, and what each event it hears does to it.
+
+The orders agent keeps an OrderState per order_id in its table. For every event it reads it calls
+``decide``, stores ``Decision.state`` and produces ``Decision.events``; a timer calls
+``expire_if_due``. Outgoing ids derive from the incoming event's id, so an event processed twice
+(a crash before the offset commit) yields the same ids, which downstream consumers dedupe.
+
+What each event does:
+    OrderPlaced            PENDING; ReserveStock per line, held until now + reservation_ttl.
+    StockReserved          counted; once every line is held: RESERVED and PaymentRequested for
+                           the next attempt. An order that no longer wants stock releases it.
+    StockRejected          PENDING -> REJECTED; the lines already held are released.
+    PaymentSucceeded       RESERVED -> PAID; ShipmentRequested. A payment the order cannot take
+                           (wrong attempt, amount or status) is refunded at once.
+    PaymentFailed          RESERVED -> PAYMENT_FAILED; every line released (no stock is held
+                           while unpaid). Outcomes of superseded attempts are ignored.
+    PaymentRetryRequested  PAYMENT_FAILED -> PENDING with the new token, within the order's
+                           deadline; stock is reserved again and the next attempt follows.
+    OrderCancelled         -> CANCELLED from any state before SHIPPED; held stock released, and
+                           what was paid refunded.
+    ShipmentDispatched     PAID or SHIPPING_PROBLEM -> SHIPPED.   ShipmentDelivered -> DELIVERED.
+    ShippingProblem        the saga asks shipping to try again (attempt + 1) while attempts are
+                           below max_shipping_attempts; then SHIPPING_PROBLEM: escalated to
+                           support, and the status change tells the customer. Stock and money
+                           stay, because support can still ship it; the customer may cancel at
+                           any time for a full refund.
+
+An event already processed yields ``duplicate=True`` and nothing else. An event that cannot apply
+yields ``refused`` with the reason, the state untouched, so the agent can dead-letter it. A
+repeated or superseded answer (a second StockReserved for a held line, the outcome of an older
+payment attempt) is not an error: it is recorded and changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, TypeAlias
+from uuid import UUID, uuid5
+
+from pydantic import NonNegativeInt
+
+from streams.contract import (
+    Address,
+    AnyEvent,
+    Currency,
+    Id,
+    Lines,
+    OrderCancelled,
+    OrderPlaced,
+    OrderStatusChanged,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentRequested,
+    PaymentRetryRequested,
+    PaymentSucceeded,
+    Record,
+    RefundRequested,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentRequested,
+    ShippingProblem,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+    Text,
+    TraceId,
+    UtcDatetime,
+    derive,
+)
+from streams.domain.order_status import OrderStatus, TransitionRefused, transition
+
+# States in which the order has not been paid and its reservation deadline applies.
+_EXPIRABLE: Final = frozenset(
+    {OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED}
+)
+# Namespace of the ids of what expiry emits; it has no incoming event to derive them from.
+_EXPIRY: Final = UUID("7b0c2f7e-8f0e-4a53-9d55-3f0f3c7c6e21")
+
+
+@dataclass(frozen=True, slots=True)
+class SagaPolicy:
+    """The saga's knobs; the agent builds one from the settings."""
+
+    reservation_ttl: timedelta = timedelta(minutes=15)
+    max_shipping_attempts: int = 3
+    # Ids remembered per order for dedupe; one order hears a few dozen events at most.
+    dedupe_window: int = 128
+
+    def __post_init__(self) -> None:
+        if self.reservation_ttl <= timedelta(0):
+            raise ValueError("reservation_ttl must be positive")
+        if self.max_shipping_attempts < 1 or self.dedupe_window < 1:
+            raise ValueError("max_shipping_attempts and dedupe_window must be at least 1")
+
+
+class OrderState(Record):
+    """One order as the saga knows it; stored as JSON in the orders agent's table."""
+
+    order_id: Id
+    user_id: Id
+    status: OrderStatus
+    lines: Lines
+    total_cents: NonNegativeInt
+    currency: Currency
+    address: Address
+    payment_token: Text
+    trace_id: TraceId
+    reservation_expires_at: UtcDatetime
+    reserved_skus: frozenset[str] = frozenset()  # held for this order, as far as it knows
+    payment_attempt: NonNegativeInt = 0  # the last attempt requested
+    payment_id: str | None = None
+    paid_cents: NonNegativeInt = 0
+    refunded_cents: NonNegativeInt = 0
+    shipment_attempts: NonNegativeInt = 0
+    tracking_number: str | None = None
+    processed_event_ids: tuple[UUID, ...] = ()
+    version: NonNegativeInt = 0  # events applied
+    updated_at: UtcDatetime
+
+    @property
+    def skus(self) -> frozenset[str]:
+        return frozenset(line.sku for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to store and what to produce. ``refused``: dead-letter the event with this reason."""
+
+    state: OrderState | None
+    events: tuple[AnyEvent, ...] = ()
+    duplicate: bool = False
+    refused: str | None = None
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_Step: TypeAlias = tuple[OrderState, list[AnyEvent]]
+
+
+def decide(
+    state: OrderState | None, event: AnyEvent, now: datetime, policy: SagaPolicy
+) -> Decision:
+    """Apply one event to the order (``None`` before OrderPlaced); see the module docstring."""
+    if state is not None and event.event_id in state.processed_event_ids:
+        return Decision(state, duplicate=True)
+    try:
+        new_state, events = _apply(state, event, now, policy)
+    except (_Refused, TransitionRefused) as refusal:
+        return Decision(state, refused=refusal.reason)
+    seen = (*new_state.processed_event_ids, event.event_id)[-policy.dedupe_window :]
+    return _conclude(
+        new_state.model_copy(update={"processed_event_ids": seen}),
+        events,
+        cause_id=event.event_id,
+        trace_id=event.trace_id,
+        now=now,
+    )
+
+
+def expire_if_due(state: OrderState, now: datetime) -> Decision | None:
+    """EXPIRED, and the held stock released, for an unpaid order past its deadline."""
+    if state.status not in _EXPIRABLE or now < state.reservation_expires_at:
+        return None
+    deadline = state.reservation_expires_at.isoformat()
+    new_state, events = _move(state, OrderStatus.EXPIRED, f"not paid by {deadline}")
+    new_state, released = _release_held(new_state, "order expired")
+    return _conclude(
+        new_state,
+        events + released,
+        cause_id=uuid5(_EXPIRY, f"{state.order_id}/{state.version}"),
+        trace_id=state.trace_id,
+        now=now,
+    )
+
+
+def _apply(state: OrderState | None, event: AnyEvent, now: datetime, policy: SagaPolicy) -> _Step:
+    if state is None:
+        if isinstance(event, OrderPlaced):
+            return _placed(event, now, policy)
+        raise _Refused(
+            f"{event.type} for unknown order {event.key}: an order starts with OrderPlaced"
+        )
+    match event:
+        case OrderPlaced():
+            raise _Refused(f"order {event.order_id} was already placed")
+        case StockReserved():
+            return _stock_reserved(state, event)
+        case StockRejected():
+            return _stock_rejected(state, event)
+        case StockReleased():
+            return state, []  # the acknowledgement of a release; nothing follows from it
+        case PaymentSucceeded():
+            return _payment_succeeded(state, event)
+        case PaymentFailed():
+            return _payment_failed(state, event)
+        case PaymentRefunded():
+            return _payment_refunded(state, event)
+        case PaymentRetryRequested():
+            return _retry_requested(state, event, now, policy)
+        case OrderCancelled():
+            return _cancelled(state, event)
+        case ShipmentDispatched():
+            return _dispatched(state, event)
+        case ShipmentDelivered():
+            return _delivered(state)
+        case ShippingProblem():
+            return _shipping_problem(state, event, policy)
+        case _:
+            raise _Refused(f"the order saga does not consume {event.type}")
+
+
+def _placed(event: OrderPlaced, now: datetime, policy: SagaPolicy) -> _Step:
+    state = OrderState(
+        order_id=event.order_id,
+        user_id=event.user_id,
+        status=OrderStatus.PENDING,
+        lines=event.lines,
+        total_cents=event.total_cents,
+        currency=event.currency,
+        address=event.shipping_address,
+        payment_token=event.payment_token,
+        trace_id=event.trace_id,
+        reservation_expires_at=now + policy.reservation_ttl,
+        updated_at=now,
+    )
+    created = OrderStatusChanged(
+        order_id=state.order_id,
+        from_status=None,
+        to_status=OrderStatus.PENDING,
+        reason="order placed",
+    )
+    return state, [created, *_reserve_all(state)]
+
+
+def _stock_reserved(state: OrderState, event: StockReserved) -> _Step:
+    _require_line(state, event.sku)
+    if event.sku in state.reserved_skus:
+        return state, []  # the answer to a repeated ReserveStock
+    if state.status is not OrderStatus.PENDING:
+        # A late answer for an order that no longer wants stock: hand it back at once.
+        release = ReleaseStock(
+            order_id=state.order_id,
+            sku=event.sku,
+            quantity=event.quantity,
+            reason=f"order is {state.status}",
+        )
+        return state, [release]
+    state = state.model_copy(update={"reserved_skus": state.reserved_skus | {event.sku}})
+    if state.reserved_skus != state.skus:
+        return state, []
+    state, events = _move(state, OrderStatus.RESERVED, "every line reserved")
+    # The attempt number is bumped in the same step that requests it, so no attempt is
+    # requested twice.
+    attempt = state.payment_attempt + 1
+    request = PaymentRequested(
+        order_id=state.order_id,
+        amount_cents=state.total_cents,
+        currency=state.currency,
+        payment_token=state.payment_token,
+        attempt=attempt,
+    )
+    return state.model_copy(update={"payment_attempt": attempt}), [*events, request]
+
+
+def _stock_rejected(state: OrderState, event: StockRejected) -> _Step:
+    _require_line(state, event.sku)
+    if state.status is not OrderStatus.PENDING:
+        return state, []  # the order has moved on; a rejection holds nothing to undo
+    reason = f"out of stock: {event.sku} (asked {event.requested}, {event.available} available)"
+    state, events = _move(state, OrderStatus.REJECTED, reason)
+    state, released = _release_held(state, "order rejected: out of stock")
+    return state, events + released
+
+
+def _payment_succeeded(state: OrderState, event: PaymentSucceeded) -> _Step:
+    if event.payment_id == state.payment_id:
+        return state, []  # the same payment, confirmed again
+    expected = (OrderStatus.RESERVED, state.payment_attempt, state.total_cents, state.currency)
+    received = (state.status, event.attempt, event.amount_cents, event.currency)
+    if received != expected:
+        return state, _refund_unwanted(state, event)
+    state, events = _move(state, OrderStatus.PAID, "payment received")
+    state = state.model_copy(
+        update={"payment_id": event.payment_id, "paid_cents": event.amount_cents}
+    )
+    shipment = ShipmentRequested(order_id=state.order_id, address=state.address, lines=state.lines)
+    return state.model_copy(update={"shipment_attempts": 1}), [*events, shipment]
+
+
+def _payment_failed(state: OrderState, event: PaymentFailed) -> _Step:
+    if event.attempt > state.payment_attempt:
+        raise _Refused(
+            f"payment attempt {event.attempt} was never requested "
+            f"(the last was {state.payment_attempt})"
+        )
+    if event.attempt < state.payment_attempt or state.status is not OrderStatus.RESERVED:
+        return state, []  # an attempt already settled or superseded
+    state, events = _move(state, OrderStatus.PAYMENT_FAILED, f"payment failed: {event.code}")
+    state, released = _release_held(state, "payment failed")
+    return state, events + released
+
+
+def _payment_refunded(state: OrderState, event: PaymentRefunded) -> _Step:
+    if event.payment_id != state.payment_id:
+        return state, []  # the refund of a payment the order never took
+    return state.model_copy(
+        update={"refunded_cents": state.refunded_cents + event.amount_cents}
+    ), []
+
+
+def _retry_requested(
+    state: OrderState, event: PaymentRetryRequested, now: datetime, policy: SagaPolicy
+) -> _Step:
+    state, events = _move(state, OrderStatus.PENDING, "payment retried with a new card")
+    if now >= state.reservation_expires_at:
+        raise _Refused(f"too late to retry: the order expired at {state.reservation_expires_at}")
+    state = state.model_copy(
+        update={
+            "payment_token": event.payment_token,
+            "reservation_expires_at": now + policy.reservation_ttl,
+        }
+    )
+    return state, [*events, *_reserve_all(state)]
+
+
+def _cancelled(state: OrderState, event: OrderCancelled) -> _Step:
+    paid = state.status in {OrderStatus.PAID, OrderStatus.SHIPPING_PROBLEM}
+    state, events = _move(state, OrderStatus.CANCELLED, f"cancelled: {event.reason}")
+    outstanding = state.paid_cents - state.refunded_cents
+    if paid and state.payment_id is not None and outstanding > 0:
+        refund = RefundRequested(
+            order_id=state.order_id,
+            payment_id=state.payment_id,
+            amount_cents=outstanding,
+            currency=state.currency,
+            reason=f"order cancelled: {event.reason}",
+        )
+        events.append(refund)
+    state, released = _release_held(state, "order cancelled")
+    return state, events + released
+
+
+def _dispatched(state: OrderState, event: ShipmentDispatched) -> _Step:
+    if state.status is OrderStatus.SHIPPED and event.tracking_number == state.tracking_number:
+        return state, []
+    state, events = _move(
+        state,
+        OrderStatus.SHIPPED,
+        f"dispatched with {event.carrier}, tracking {event.tracking_number}",
+    )
+    return state.model_copy(update={"tracking_number": event.tracking_number}), events
+
+
+def _delivered(state: OrderState) -> _Step:
+    if state.status is OrderStatus.DELIVERED:
+        return state, []
+    return _move(state, OrderStatus.DELIVERED, "delivered")
+
+
+def _shipping_problem(state: OrderState, event: ShippingProblem, policy: SagaPolicy) -> _Step:
+    if state.status is OrderStatus.SHIPPING_PROBLEM or event.attempt < state.shipment_attempts:
+        return state, []  # already escalated, or an attempt that was retried since
+    if state.status is not OrderStatus.PAID:
+        raise _Refused(f"no shipment is under way: the order is {state.status}")
+    if event.attempt > state.shipment_attempts:
+        raise _Refused(f"shipment attempt {event.attempt} was never requested")
+    if event.attempt >= policy.max_shipping_attempts:
+        reason = f"shipping failed {event.attempt} times ({event.reason}); escalated to support"
+        return _move(state, OrderStatus.SHIPPING_PROBLEM, reason)
+    attempt = event.attempt + 1
+    again = ShipmentRequested(
+        order_id=state.order_id, address=state.address, lines=state.lines, attempt=attempt
+    )
+    return state.model_copy(update={"shipment_attempts": attempt}), [again]
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _move(state: OrderState, target: OrderStatus, reason: str) -> _Step:
+    """The state in ``target`` and the event telling it; raises TransitionRefused."""
+    transition(state.status, target)
+    changed = OrderStatusChanged(
+        order_id=state.order_id, from_status=state.status, to_status=target, reason=reason
+    )
+    return state.model_copy(update={"status": target}), [changed]
+
+
+def _reserve_all(state: OrderState) -> list[AnyEvent]:
+    return [
+        ReserveStock(
+            order_id=state.order_id,
+            sku=line.sku,
+            quantity=line.quantity,
+            expires_at=state.reservation_expires_at,
+        )
+        for line in state.lines
+    ]
+
+
+def _release_held(state: OrderState, reason: str) -> _Step:
+    # In line order, not set order: the derived event ids depend on the position.
+    released: list[AnyEvent] = [
+        ReleaseStock(order_id=state.order_id, sku=line.sku, quantity=line.quantity, reason=reason)
+        for line in state.lines
+        if line.sku in state.reserved_skus
+    ]
+    return state.model_copy(update={"reserved_skus": frozenset()}), released
+
+
+def _refund_unwanted(state: OrderState, event: PaymentSucceeded) -> list[AnyEvent]:
+    if event.amount_cents == 0:
+        return []  # nothing was taken, nothing to give back
+    reason = (
+        f"payment {event.payment_id} (attempt {event.attempt}, {event.amount_cents} "
+        f"{event.currency}) arrived while the order was {state.status} awaiting attempt "
+        f"{state.payment_attempt} of {state.total_cents} {state.currency}"
+    )
+    refund = RefundRequested(
+        order_id=state.order_id,
+        payment_id=event.payment_id,
+        amount_cents=event.amount_cents,
+        currency=event.currency,
+        reason=reason,
+    )
+    return [refund]
+
+
+def _require_line(state: OrderState, sku: str) -> None:
+    if sku not in state.skus:
+        raise _Refused(f"order {state.order_id} has no line for {sku}")
+
+
+def _conclude(
+    state: OrderState,
+    events: list[AnyEvent],
+    *,
+    cause_id: UUID,
+    trace_id: str,
+    now: datetime,
+) -> Decision:
+    stamped = tuple(
+        derive(event, cause_id=cause_id, tag=str(n), trace_id=trace_id, now=now)
+        for n, event in enumerate(events)
+    )
+    concluded = state.model_copy(update={"version": state.version + 1, "updated_at": now})
+    return Decision(concluded, stamped)

@@ -1,0 +1,129 @@
+"""The Kafka topics: name, key, partitions, and which records travel on each. No Faust here.
+
+Layout rules:
+    - A topic carries records of one key field only, so a key always means the same thing.
+      Commands to inventory are keyed by sku (one writer per SKU); the inventory's answers to an
+      order are keyed by order_id and go back to the order saga on ``inventory.events``; a
+      stock adjustment has no order, so StockAdjusted has its own topic, keyed by sku.
+    - A topic carries one direction: commands to a service or events from it. The order saga
+      publishes status changes on ``orders.status`` rather than ``orders.events``, so it never
+      reads its own output.
+    - Every topic has the same partition count: the orders agent joins four topics into one
+      table keyed by order_id, which Faust only allows across co-partitioned topics. The count
+      is a setting; ``with_partitions`` applies it.
+    - A record a consumer cannot decode or apply goes to ``shopstream.dead-letters`` unchanged
+      (same key and value), with the reason and its origin in the headers below.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
+
+from streams.contract import (
+    AdjustStock,
+    EventBase,
+    OrderCancelled,
+    OrderPlaced,
+    OrderStatusChanged,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentRequested,
+    PaymentRetryRequested,
+    PaymentSucceeded,
+    RefundRequested,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentRequested,
+    ShippingProblem,
+    StockAdjusted,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
+
+DEFAULT_PARTITIONS: Final = 4
+
+DEAD_LETTER_REASON_HEADER: Final = "x-dead-letter-reason"
+DEAD_LETTER_SOURCE_HEADER: Final = "x-dead-letter-source"  # "<topic>/<partition>/<offset>"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    # None only for the dead-letter topic, which keeps each failed record's own key.
+    key_field: Literal["order_id", "sku"] | None
+    carries: frozenset[str] = field(default_factory=frozenset)
+    partitions: int = DEFAULT_PARTITIONS
+    compacted: bool = False
+    # Whether a record this topic's consumer refuses is sent to the dead-letter topic.
+    dead_letter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError(f"{self.name}: partitions must be at least 1, not {self.partitions}")
+
+
+def _carrying(*types: type[EventBase]) -> frozenset[str]:
+    return frozenset(cls.model_fields["type"].default for cls in types)
+
+
+ORDERS_EVENTS: Final = TopicSpec(
+    "orders.events",
+    "order_id",
+    _carrying(OrderPlaced, OrderCancelled, PaymentRetryRequested),
+)
+ORDERS_STATUS: Final = TopicSpec("orders.status", "order_id", _carrying(OrderStatusChanged))
+INVENTORY_COMMANDS: Final = TopicSpec(
+    "inventory.commands", "sku", _carrying(ReserveStock, ReleaseStock, AdjustStock)
+)
+INVENTORY_EVENTS: Final = TopicSpec(
+    "inventory.events", "order_id", _carrying(StockReserved, StockRejected, StockReleased)
+)
+INVENTORY_ADJUSTMENTS: Final = TopicSpec("inventory.adjustments", "sku", _carrying(StockAdjusted))
+PAYMENTS_COMMANDS: Final = TopicSpec(
+    "payments.commands", "order_id", _carrying(PaymentRequested, RefundRequested)
+)
+PAYMENTS_EVENTS: Final = TopicSpec(
+    "payments.events", "order_id", _carrying(PaymentSucceeded, PaymentFailed, PaymentRefunded)
+)
+SHIPPING_COMMANDS: Final = TopicSpec("shipping.commands", "order_id", _carrying(ShipmentRequested))
+SHIPPING_EVENTS: Final = TopicSpec(
+    "shipping.events",
+    "order_id",
+    _carrying(ShipmentDispatched, ShippingProblem, ShipmentDelivered),
+)
+# Never dead-lettered itself: a failure there would loop.
+DEAD_LETTERS: Final = TopicSpec("shopstream.dead-letters", None, dead_letter=False)
+
+TOPICS: Final[tuple[TopicSpec, ...]] = (
+    ORDERS_EVENTS,
+    ORDERS_STATUS,
+    INVENTORY_COMMANDS,
+    INVENTORY_EVENTS,
+    INVENTORY_ADJUSTMENTS,
+    PAYMENTS_COMMANDS,
+    PAYMENTS_EVENTS,
+    SHIPPING_COMMANDS,
+    SHIPPING_EVENTS,
+    DEAD_LETTERS,
+)
+
+_ROUTES: Final[dict[str, str]] = {
+    event_type: topic.name for topic in TOPICS for event_type in topic.carries
+}
+
+
+def with_partitions(partitions: int, topics: Iterable[TopicSpec] = TOPICS) -> tuple[TopicSpec, ...]:
+    """The same topics with the partition count from the settings."""
+    return tuple(replace(topic, partitions=partitions) for topic in topics)
+
+
+def topic_for(event: EventBase, topics: Iterable[TopicSpec] = TOPICS) -> TopicSpec:
+    """The topic an event or command is produced to (taken from ``topics``, if given)."""
+    name = _ROUTES[event.type]
+    for topic in topics:
+        if topic.name == name:
+            return topic
+    raise LookupError(f"{event.type} travels on {name}, which is not among the topics given")

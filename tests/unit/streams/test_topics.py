@@ -1,0 +1,99 @@
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from streams.contract import (
+    EVENT_TYPES,
+    AnyEvent,
+    OrderStatus,
+    OrderStatusChanged,
+    ReserveStock,
+    StockReserved,
+)
+from streams.topics import (
+    DEAD_LETTERS,
+    DEFAULT_PARTITIONS,
+    ORDERS_EVENTS,
+    ORDERS_STATUS,
+    TOPICS,
+    TopicSpec,
+    topic_for,
+    with_partitions,
+)
+
+WHEN = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_every_event_type_travels_on_exactly_one_topic() -> None:
+    carried = Counter(event_type for topic in TOPICS for event_type in topic.carries)
+    assert set(carried) == {cls.__name__ for cls in EVENT_TYPES}
+    assert set(carried.values()) == {1}
+
+
+def test_an_event_is_routed_to_a_topic_keyed_by_its_own_key_field(any_event: AnyEvent) -> None:
+    topic = topic_for(any_event)
+    assert any_event.type in topic.carries
+    assert topic.key_field == type(any_event).key_field
+
+
+def test_topic_names_are_unique() -> None:
+    names = [topic.name for topic in TOPICS]
+    assert len(names) == len(set(names))
+
+
+def test_reservations_go_to_inventory_by_sku_and_answers_come_back_by_order() -> None:
+    command = ReserveStock(order_id="ord-1", sku="MUG-01", quantity=1, expires_at=WHEN)
+    answer = StockReserved(order_id="ord-1", sku="MUG-01", quantity=1, expires_at=WHEN)
+    assert (topic_for(command).name, topic_for(command).key_field) == ("inventory.commands", "sku")
+    assert (topic_for(answer).name, topic_for(answer).key_field) == ("inventory.events", "order_id")
+
+
+def test_the_saga_never_reads_its_own_status_changes() -> None:
+    changed = OrderStatusChanged(
+        order_id="o", from_status=None, to_status=OrderStatus.PENDING, reason="r"
+    )
+    assert topic_for(changed) == ORDERS_STATUS
+    assert "OrderStatusChanged" not in ORDERS_EVENTS.carries
+
+
+def test_the_dead_letter_topic_carries_no_contract_event_and_is_never_dead_lettered() -> None:
+    assert DEAD_LETTERS.name == "shopstream.dead-letters"
+    assert DEAD_LETTERS.carries == frozenset()
+    assert DEAD_LETTERS.key_field is None
+    assert DEAD_LETTERS.dead_letter is False
+    assert all(topic.dead_letter for topic in TOPICS if topic is not DEAD_LETTERS)
+
+
+def test_every_topic_has_the_default_partition_count_of_four() -> None:
+    assert DEFAULT_PARTITIONS == 4
+    assert {topic.partitions for topic in TOPICS} == {4}
+
+
+def test_the_partition_setting_applies_to_every_topic_alike() -> None:
+    topics = with_partitions(12)
+    assert [topic.name for topic in topics] == [topic.name for topic in TOPICS]
+    assert {topic.partitions for topic in topics} == {12}
+
+
+def test_routing_against_configured_topics_returns_the_configured_spec(
+    any_event: AnyEvent,
+) -> None:
+    assert topic_for(any_event, with_partitions(8)).partitions == 8
+
+
+def test_routing_to_a_topic_missing_from_the_given_set_says_so() -> None:
+    changed = OrderStatusChanged(
+        order_id="o", from_status=None, to_status=OrderStatus.PENDING, reason="r"
+    )
+    with pytest.raises(LookupError, match=r"OrderStatusChanged travels on orders\.status"):
+        topic_for(changed, [ORDERS_EVENTS])
+
+
+def test_a_topic_needs_at_least_one_partition() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        TopicSpec("t", "order_id", partitions=0)
+
+
+def test_no_topic_is_compacted_because_events_are_history_not_latest_values() -> None:
+    assert not any(topic.compacted for topic in TOPICS)
