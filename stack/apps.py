@@ -12,8 +12,6 @@ from stack.environment import local_env
 from stack.part import Part
 from stack.process import Daemon
 
-PYTHON_NAMES = ("python", "python3", "python3.11")
-
 
 async def _http_ok(url: str, settings: Settings) -> str:
     async with httpx.AsyncClient(timeout=settings.health_timeout_s) as client:
@@ -46,7 +44,6 @@ class Gateway(Part):
                 run_dir=self.run_dir,
                 log_path=self.log_path,
                 env=local_env(self.settings),
-                runs_as=PYTHON_NAMES,
             )
         ]
 
@@ -80,7 +77,6 @@ class Worker(Part):
                 run_dir=self.run_dir,
                 log_path=self.log_path,
                 env=local_env(self.settings),
-                runs_as=PYTHON_NAMES,
             )
         ]
 

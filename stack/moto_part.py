@@ -40,7 +40,6 @@ class Moto(Part):
                 ],
                 run_dir=self.run_dir,
                 log_path=self.log_path,
-                runs_as=("python", "python3", "python3.11"),
             )
         ]
 

@@ -40,6 +40,12 @@ class Postgres(Part):
         return self.settings.database_url.get_secret_value()
 
     @property
+    def home(self) -> Path:
+        # Resolved: when the data lives elsewhere (see _place_home), the server must be given
+        # paths it can reach, not ones through a folder it may not enter.
+        return (self.settings.state_dir / self.name).resolve()
+
+    @property
     def _maintenance_url(self) -> str:
         return urlsplit(self.url)._replace(path="/postgres").geturl()
 
@@ -84,26 +90,27 @@ class Postgres(Part):
         A clone under a private home (e.g. /root) is not traversable by that user; then the
         data goes to /var/tmp and the state folder keeps a link to it.
         """
-        if os.geteuid() != 0 or self.home.exists():
+        link = self.settings.state_dir / self.name
+        if os.geteuid() != 0 or link.exists():
             return
         try:
             server = pwd.getpwnam(SERVER_USER)
         except KeyError as missing:
             raise StackError("postgres: no `postgres` user; reinstall postgresql-15") from missing
-        self.home.parent.mkdir(parents=True, exist_ok=True)
+        link.parent.mkdir(parents=True, exist_ok=True)
         reachable = (
             subprocess.run(
-                ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(self.home.parent)],
+                ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(link.parent)],
                 check=False,
             ).returncode
             == 0
         )
-        target = self.home
+        target = link
         if not reachable:
-            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+            digest = hashlib.sha256(str(link).encode()).hexdigest()[:12]
             target = Path("/var/tmp") / f"shopstream-postgres-{digest}"  # noqa: S108 - mode 700
             target.mkdir(parents=True, exist_ok=True)
-            self.home.symlink_to(target)
+            link.symlink_to(target)
         target.mkdir(parents=True, exist_ok=True)
         os.chown(target, server.pw_uid, server.pw_gid)
         target.chmod(0o700)
@@ -139,6 +146,7 @@ class Postgres(Part):
                     ]
                 ),
                 "postgres: initdb",
+                cwd="/",  # the server user may not enter the caller's folder
             )
         finally:
             password_file.unlink(missing_ok=True)
@@ -185,6 +193,7 @@ class Postgres(Part):
             ),
             capture_output=True,
             text=True,
+            cwd="/",
             check=False,
         )
         if result.returncode != 0:
@@ -213,6 +222,7 @@ class Postgres(Part):
                 [str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
             ),
             "postgres: pg_ctl stop",
+            cwd="/",
         )
         return True
 

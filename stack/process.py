@@ -38,14 +38,25 @@ def require_free_ports(owner: str, ports: dict[str, int]) -> None:
         )
 
 
-def pid_is_running(pid: int) -> bool:
-    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (which may hold spaces): state is [0]."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    # The state letter follows the parenthesised command name, which may contain spaces.
-    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def pid_is_running(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in {"Z", "X"}
+
+
+def start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot): with the pid, a process's identity."""
+    fields = _stat_fields(pid)
+    return None if fields is None else fields[19]
 
 
 @dataclass(frozen=True)
@@ -58,9 +69,6 @@ class Daemon:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    # Executable names the process may run as once started (a launcher script may exec
-    # into its runtime, e.g. rabbitmq-server into beam.smp); default: argv[0]'s name.
-    runs_as: tuple[str, ...] = ()
 
     @property
     def pid_file(self) -> Path:
@@ -69,18 +77,13 @@ class Daemon:
     def pid(self) -> int | None:
         """The pid from our pid file, if that process still runs and is still ours."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid_text, started = self.pid_file.read_text().split()
+            pid = int(pid_text)
         except (FileNotFoundError, ValueError):
             return None
-        if not pid_is_running(pid):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return None
-        # Guards against a recycled pid: the process must run what we started.
-        names = self.runs_as or (Path(self.argv[0]).name,)
-        if Path(os.fsdecode(cmdline[0])).name not in names:
+        # The start time guards against a recycled pid; the command line cannot, since
+        # processes may rewrite it (a Faust worker sets its title).
+        if not pid_is_running(pid) or start_time(pid) != started:
             return None
         return pid
 
@@ -100,7 +103,7 @@ class Daemon:
                 start_new_session=True,
             )
         _children[process.pid] = process
-        self.pid_file.write_text(f"{process.pid}\n")
+        self.pid_file.write_text(f"{process.pid} {start_time(process.pid)}\n")
         return process.pid
 
     def stop(self, timeout_s: float = 30.0) -> bool:
@@ -125,8 +128,8 @@ class Daemon:
     def exited_early(self) -> bool:
         if not self.pid_file.exists():
             return False
-        with contextlib.suppress(ValueError):
-            _reap(int(self.pid_file.read_text().strip()))
+        with contextlib.suppress(ValueError, IndexError):
+            _reap(int(self.pid_file.read_text().split()[0]))
         return self.pid() is None
 
 

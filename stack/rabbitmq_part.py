@@ -81,7 +81,6 @@ class RabbitMQ(Part):
                 run_dir=self.run_dir,
                 log_path=self.log_path,
                 env=env,
-                runs_as=("rabbitmq-server", "beam.smp", "erl", "erlexec", "sh"),
             ),
         ]
 

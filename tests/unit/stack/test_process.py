@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stack.errors import StackError
-from stack.process import Daemon, port_is_free, require_free_ports
+from stack.process import Daemon, port_is_free, require_free_ports, start_time
 
 
 def _sleeper(tmp_path: Path, name: str = "sleeper") -> Daemon:
@@ -28,10 +28,9 @@ def test_a_started_daemon_is_found_by_its_pid_file_and_stopped_with_its_group(
     assert not daemon.pid_file.exists()
 
 
-def test_a_pid_file_naming_someone_elses_process_is_not_taken_as_ours(tmp_path: Path) -> None:
+def test_a_pid_file_naming_a_recycled_pid_is_not_taken_as_ours(tmp_path: Path) -> None:
     daemon = _sleeper(tmp_path)
-    tmp_path.mkdir(exist_ok=True)
-    daemon.pid_file.write_text("1\n")  # pid 1 runs, but it is not our sleep
+    daemon.pid_file.write_text(f"1 {int(start_time(1) or 0) + 1}\n")  # pid 1 runs, started earlier
     assert daemon.pid() is None
     assert daemon.stop() is False
 
