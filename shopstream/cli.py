@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from shopstream import order_commands
 from shopstream.settings import get_settings
 from stack import control
 from stack.apps import Gateway
@@ -106,6 +107,24 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _order_place(args: argparse.Namespace) -> int:
+    settings = use_local_stack(get_settings())
+    try:
+        lines = [order_commands.parse_line(text) for text in args.line]
+    except ValueError as error:
+        raise StackError(str(error)) from error
+    order = order_commands.new_order(lines, args.card)
+    changes = asyncio.run(order_commands.place_and_follow(settings, order, args.timeout))
+    return 0 if changes else 1
+
+
+def _stock_set(args: argparse.Namespace) -> int:
+    settings = use_local_stack(get_settings())
+    asyncio.run(order_commands.set_stock(settings, args.sku, args.on_hand))
+    say(f"stock of {args.sku} set to {args.on_hand}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopstream", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.set_defaults(handler=_stack_logs)
+
+    order = commands.add_parser("order", help="drive the order saga without the storefront")
+    order_verbs = order.add_subparsers(dest="verb", required=True)
+    place = order_verbs.add_parser("place", help="place an order and follow its status")
+    place.add_argument("--line", action="append", required=True, metavar="SKU:QTY:CENTS")
+    place.add_argument("--card", default="tok_visa", help="a test card token, e.g. tok_visa")
+    place.add_argument("--timeout", type=float, default=30.0)
+    place.set_defaults(handler=_order_place)
+
+    stock = commands.add_parser("stock", help="inventory commands")
+    stock_verbs = stock.add_subparsers(dest="verb", required=True)
+    set_ = stock_verbs.add_parser("set", help="set a SKU's units on hand (a stocktake)")
+    set_.add_argument("sku")
+    set_.add_argument("on_hand", type=int)
+    set_.set_defaults(handler=_stock_set)
     return parser
 
 

@@ -25,3 +25,17 @@ DEPENDENCY_UP = Histogram(
 def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus' text format, with its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+STREAM_EVENTS = Counter(
+    "shopstream_stream_events_total",
+    "Records consumed by a stream agent, by agent, record type and outcome "
+    "(applied, duplicate, dead_lettered).",
+    ["agent", "type", "outcome"],
+)
+STREAM_LATENCY = Histogram(
+    "shopstream_stream_event_duration_seconds",
+    "Time for an agent to apply one record, its outputs acknowledged by Kafka included.",
+    ["agent"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,28 @@ class Settings(BaseSettings):
     # Unset: boto's normal endpoint resolution, i.e. real AWS.
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+
+    # The payment function (AWS Lambda handler contract): run in-process ("local") or
+    # through Lambda's Invoke API ("aws"); the provider behind it is chosen in the function.
+    payment_invoker: Literal["local", "aws"] = "local"
+    payment_provider: Literal["simulated", "stripe"] = "simulated"
+    payment_function_name: str = "shopstream-payment"
+    payment_timeout_s: float = 10.0
+    payment_max_attempts: int = 4  # processing errors are retried with backoff, this often
+    stripe_api_key: SecretStr | None = None
+    # An unreachable payment function leaves the outcome unknown: ask again this long, then
+    # dead-letter the request for an operator (never report a failure that is not known).
+    payment_unavailable_give_up_s: float = 300.0
+
+    # Saga timing.
+    reservation_ttl_s: float = 900.0
+    max_shipping_attempts: int = 3
+    expiry_check_interval_s: float = 5.0
+    # The carrier is asked again after a problem, after this times 2^(attempt - 2) seconds.
+    shipping_retry_backoff_s: float = 0.2
+
+    # Projections.
+    history_table: str = "shopstream-order-history"
 
     gateway_host: str = "127.0.0.1"
     worker_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ from faust.web import Request, Response, View
 from shopstream.logs import logging_config
 from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
+from streams.channels import Channels
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -40,4 +41,11 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-app = create_app(get_settings())
+settings = get_settings()
+app = create_app(settings)
+channels = Channels(app, settings.topic_partitions, settings.topic_replication_factor)
+
+
+def table(name: str) -> faust.types.TableT[bytes, bytes]:
+    """A RocksDB-backed table of JSON rows by key, partitioned like the contract's topics."""
+    return app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.topic_partitions)

@@ -181,6 +181,12 @@ class PaymentRetryRequested(_ByOrder):
     payment_token: Text
 
 
+class ReservationExpiryDue(_ByOrder):
+    """A timer saw the order's reservation deadline pass; the saga decides whether it expires."""
+
+    type: Literal["ReservationExpiryDue"] = "ReservationExpiryDue"
+
+
 class OrderStatusChanged(_ByOrder):
     type: Literal["OrderStatusChanged"] = "OrderStatusChanged"
     from_status: OrderStatus | None  # None: the order was just created
@@ -223,6 +229,13 @@ class StockReleased(_ByOrder):
     type: Literal["StockReleased"] = "StockReleased"
     sku: Id
     quantity: NonNegativeInt  # 0: nothing was held, the release was a no-op
+
+
+class CommitStock(_BySku):
+    """The order's held units leave the shelf: sent when its parcel is dispatched."""
+
+    type: Literal["CommitStock"] = "CommitStock"
+    order_id: Id
 
 
 class AdjustStock(_BySku):
@@ -317,12 +330,14 @@ AnyEvent: TypeAlias = (
     OrderPlaced
     | OrderCancelled
     | PaymentRetryRequested
+    | ReservationExpiryDue
     | OrderStatusChanged
     | ReserveStock
     | StockReserved
     | StockRejected
     | ReleaseStock
     | StockReleased
+    | CommitStock
     | AdjustStock
     | StockAdjusted
     | PaymentRequested

@@ -21,6 +21,7 @@ from typing import Final, Literal
 
 from streams.contract import (
     AdjustStock,
+    CommitStock,
     EventBase,
     OrderCancelled,
     OrderPlaced,
@@ -32,6 +33,7 @@ from streams.contract import (
     PaymentSucceeded,
     RefundRequested,
     ReleaseStock,
+    ReservationExpiryDue,
     ReserveStock,
     ShipmentDelivered,
     ShipmentDispatched,
@@ -72,11 +74,11 @@ def _carrying(*types: type[EventBase]) -> frozenset[str]:
 ORDERS_EVENTS: Final = TopicSpec(
     "orders.events",
     "order_id",
-    _carrying(OrderPlaced, OrderCancelled, PaymentRetryRequested),
+    _carrying(OrderPlaced, OrderCancelled, PaymentRetryRequested, ReservationExpiryDue),
 )
 ORDERS_STATUS: Final = TopicSpec("orders.status", "order_id", _carrying(OrderStatusChanged))
 INVENTORY_COMMANDS: Final = TopicSpec(
-    "inventory.commands", "sku", _carrying(ReserveStock, ReleaseStock, AdjustStock)
+    "inventory.commands", "sku", _carrying(ReserveStock, ReleaseStock, CommitStock, AdjustStock)
 )
 INVENTORY_EVENTS: Final = TopicSpec(
     "inventory.events", "order_id", _carrying(StockReserved, StockRejected, StockReleased)
@@ -94,12 +96,17 @@ SHIPPING_EVENTS: Final = TopicSpec(
     "order_id",
     _carrying(ShipmentDispatched, ShippingProblem, ShipmentDelivered),
 )
+# The order's latest state (the saga's table row), compacted: read models are built from it.
+# Its header says why the order is in its status, when this state changed the status.
+STATUS_REASON_HEADER: Final = "x-status-reason"
+ORDERS_STATE: Final = TopicSpec("orders.state", "order_id", compacted=True)
 # Never dead-lettered itself: a failure there would loop.
 DEAD_LETTERS: Final = TopicSpec("shopstream.dead-letters", None, dead_letter=False)
 
 TOPICS: Final[tuple[TopicSpec, ...]] = (
     ORDERS_EVENTS,
     ORDERS_STATUS,
+    ORDERS_STATE,
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_ADJUSTMENTS,

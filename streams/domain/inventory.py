@@ -10,7 +10,10 @@ made by one writer, in order; each function here is that change as a pure step.
   answered with that reservation again and changes nothing; releasing what is not held answers
   StockReleased with quantity 0.
 - An adjustment may not take away units promised to orders: it is refused when ``on_hand``
-  would fall below what is reserved. Cancel those orders first.
+  would fall below what is reserved. Cancel those orders first. A redelivered adjustment (same
+  event_id) is answered again without being applied twice: a delta is not idempotent by itself.
+- A hold ends in one of two ways: released (the order will not be paid or shipped), or
+  committed (its parcel was dispatched: the units leave the shelf, ``on_hand`` goes down).
 - The order saga owns expiry (it knows which holds were paid for) and releases expired holds
   itself. ``expired_reservations`` is for reports and an operator's sweep of holds whose order
   is gone; it must not release holds on its own, since a paid hold is still past its deadline.
@@ -18,12 +21,14 @@ made by one writer, in order; each function here is that change as a pure step.
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Self, TypeVar
+from typing import Final, Self, TypeVar
+from uuid import UUID
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from streams.contract import (
     AdjustStock,
+    CommitStock,
     EventBase,
     Id,
     Record,
@@ -36,6 +41,9 @@ from streams.contract import (
     UtcDatetime,
     derive,
 )
+
+# Adjustment ids remembered per SKU for dedupe; adjustments are rare next to orders.
+ADJUSTMENT_MEMORY: Final = 64
 
 
 class AdjustmentRefused(ValueError):
@@ -53,6 +61,7 @@ class Stock(Record):
     sku: Id
     on_hand: NonNegativeInt = 0
     reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id
+    recent_adjustments: tuple[UUID, ...] = ()
 
     @property
     def reserved(self) -> int:
@@ -104,14 +113,33 @@ def release(stock: Stock, cmd: ReleaseStock, now: datetime) -> tuple[Stock, Stoc
 def adjust(stock: Stock, cmd: AdjustStock, now: datetime) -> tuple[Stock, StockAdjusted]:
     """A stocktake (``set_to``) or a delivery or loss (``delta``); may raise AdjustmentRefused."""
     _same_sku(stock, cmd.sku)
+    if cmd.event_id in stock.recent_adjustments:
+        return stock, _answer(StockAdjusted(sku=stock.sku, on_hand=stock.on_hand), cmd, now)
     on_hand = cmd.set_to if cmd.set_to is not None else stock.on_hand + (cmd.delta or 0)
     if on_hand < stock.reserved:
         raise AdjustmentRefused(
             f"{stock.sku}: on_hand would become {on_hand}, below the {stock.reserved} units "
             "reserved for orders; cancel those orders first"
         )
-    adjusted = Stock(sku=stock.sku, on_hand=on_hand, reservations=stock.reservations)
+    adjusted = stock.model_copy(
+        update={
+            "on_hand": on_hand,
+            "recent_adjustments": (*stock.recent_adjustments, cmd.event_id)[-ADJUSTMENT_MEMORY:],
+        }
+    )
     return adjusted, _answer(StockAdjusted(sku=stock.sku, on_hand=on_hand), cmd, now)
+
+
+def commit(stock: Stock, cmd: CommitStock, now: datetime) -> tuple[Stock, StockAdjusted]:
+    """The order's hold leaves with its parcel; committing what is not held changes nothing."""
+    _same_sku(stock, cmd.sku)
+    held = stock.reservations.get(cmd.order_id)
+    if held is not None:
+        remaining = {order: r for order, r in stock.reservations.items() if order != cmd.order_id}
+        stock = stock.model_copy(
+            update={"on_hand": stock.on_hand - held.quantity, "reservations": remaining}
+        )
+    return stock, _answer(StockAdjusted(sku=stock.sku, on_hand=stock.on_hand), cmd, now)
 
 
 def expired_reservations(stock: Stock, now: datetime) -> dict[str, Reservation]:
@@ -127,7 +155,7 @@ def _same_sku(stock: Stock, sku: str) -> None:
 
 
 def _with_reservations(stock: Stock, reservations: Mapping[str, Reservation]) -> Stock:
-    return Stock(sku=stock.sku, on_hand=stock.on_hand, reservations=reservations)
+    return stock.model_copy(update={"reservations": reservations})
 
 
 E = TypeVar("E", bound=EventBase)

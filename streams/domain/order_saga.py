@@ -16,9 +16,12 @@ What each event does:
                            while unpaid). Outcomes of superseded attempts are ignored.
     PaymentRetryRequested  PAYMENT_FAILED -> PENDING with the new token, within the order's
                            deadline; stock is reserved again and the next attempt follows.
+    ReservationExpiryDue   EXPIRED, and held stock released, if the order is still unpaid past its
+                           deadline; otherwise nothing (the timer's hint was late or repeated).
     OrderCancelled         -> CANCELLED from any state before SHIPPED; held stock released, and
                            what was paid refunded.
-    ShipmentDispatched     PAID or SHIPPING_PROBLEM -> SHIPPED.   ShipmentDelivered -> DELIVERED.
+    ShipmentDispatched     PAID or SHIPPING_PROBLEM -> SHIPPED; CommitStock per held line (the
+                           units leave the shelf).   ShipmentDelivered -> DELIVERED.
     ShippingProblem        the saga asks shipping to try again (attempt + 1) while attempts are
                            below max_shipping_attempts; then SHIPPING_PROBLEM: escalated to
                            support, and the status change tells the customer. Stock and money
@@ -41,6 +44,7 @@ from pydantic import NonNegativeInt
 from streams.contract import (
     Address,
     AnyEvent,
+    CommitStock,
     Currency,
     Id,
     Lines,
@@ -55,6 +59,7 @@ from streams.contract import (
     Record,
     RefundRequested,
     ReleaseStock,
+    ReservationExpiryDue,
     ReserveStock,
     ShipmentDelivered,
     ShipmentDispatched,
@@ -164,18 +169,27 @@ def decide(
 
 def expire_if_due(state: OrderState, now: datetime) -> Decision | None:
     """EXPIRED, and the held stock released, for an unpaid order past its deadline."""
-    if state.status not in _EXPIRABLE or now < state.reservation_expires_at:
+    if not _is_due(state, now):
         return None
-    deadline = state.reservation_expires_at.isoformat()
-    new_state, events = _move(state, OrderStatus.EXPIRED, f"not paid by {deadline}")
-    new_state, released = _release_held(new_state, "order expired")
+    new_state, events = _expire(state)
     return _conclude(
         new_state,
-        events + released,
+        events,
         cause_id=uuid5(_EXPIRY, f"{state.order_id}/{state.version}"),
         trace_id=state.trace_id,
         now=now,
     )
+
+
+def _is_due(state: OrderState, now: datetime) -> bool:
+    return state.status in _EXPIRABLE and now >= state.reservation_expires_at
+
+
+def _expire(state: OrderState) -> _Step:
+    deadline = state.reservation_expires_at.isoformat()
+    state, events = _move(state, OrderStatus.EXPIRED, f"not paid by {deadline}")
+    state, released = _release_held(state, "order expired")
+    return state, events + released
 
 
 def _apply(state: OrderState | None, event: AnyEvent, now: datetime, policy: SagaPolicy) -> _Step:
@@ -204,6 +218,9 @@ def _apply(state: OrderState | None, event: AnyEvent, now: datetime, policy: Sag
             return _retry_requested(state, event, now, policy)
         case OrderCancelled():
             return _cancelled(state, event)
+        case ReservationExpiryDue():
+            # A timer's hint, possibly late or repeated: the order decides if it is still due.
+            return _expire(state) if _is_due(state, now) else (state, [])
         case ShipmentDispatched():
             return _dispatched(state, event)
         case ShipmentDelivered():
@@ -353,7 +370,16 @@ def _dispatched(state: OrderState, event: ShipmentDispatched) -> _Step:
         OrderStatus.SHIPPED,
         f"dispatched with {event.carrier}, tracking {event.tracking_number}",
     )
-    return state.model_copy(update={"tracking_number": event.tracking_number}), events
+    # The held units are now in the parcel: inventory takes them off the shelf.
+    committed: list[AnyEvent] = [
+        CommitStock(order_id=state.order_id, sku=line.sku)
+        for line in state.lines
+        if line.sku in state.reserved_skus
+    ]
+    state = state.model_copy(
+        update={"tracking_number": event.tracking_number, "reserved_skus": frozenset()}
+    )
+    return state, events + committed
 
 
 def _delivered(state: OrderState) -> _Step:

@@ -85,7 +85,7 @@ def simulate_charge(cmd: PaymentRequested, now: datetime) -> PaymentSucceeded | 
     if outcome.failure is None:
         answer = PaymentSucceeded(
             order_id=cmd.order_id,
-            payment_id=_provider_id("pay", idempotency_key(cmd.order_id, cmd.attempt)),
+            payment_id=provider_id("pay", idempotency_key(cmd.order_id, cmd.attempt)),
             amount_cents=cmd.amount_cents,
             currency=cmd.currency,
             attempt=cmd.attempt,
@@ -104,7 +104,7 @@ def simulate_charge(cmd: PaymentRequested, now: datetime) -> PaymentSucceeded | 
 def simulate_refund(cmd: RefundRequested, now: datetime) -> PaymentRefunded:
     refunded = PaymentRefunded(
         order_id=cmd.order_id,
-        refund_id=_provider_id("re", refund_idempotency_key(cmd.order_id, cmd.payment_id)),
+        refund_id=provider_id("re", refund_idempotency_key(cmd.order_id, cmd.payment_id)),
         payment_id=cmd.payment_id,
         amount_cents=cmd.amount_cents,
         currency=cmd.currency,
@@ -114,5 +114,6 @@ def simulate_refund(cmd: RefundRequested, now: datetime) -> PaymentRefunded:
     )
 
 
-def _provider_id(prefix: str, key: str) -> str:
+def provider_id(prefix: str, key: str) -> str:
+    """A provider's id for the charge or refund made under ``key``: the same key, the same id."""
     return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:24]}"

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from streams.contract import (
     AdjustStock,
+    CommitStock,
     ReleaseStock,
     ReserveStock,
     StockRejected,
@@ -16,6 +17,7 @@ from streams.domain.inventory import (
     Reservation,
     Stock,
     adjust,
+    commit,
     expired_reservations,
     release,
     reserve,
@@ -241,3 +243,30 @@ def test_listing_expired_reservations_releases_nothing() -> None:
     held, _ = reserve(stock(10), reserve_cmd("ord-1", expires_at=NOW), NOW)
     expired_reservations(held, NOW + timedelta(hours=1))
     assert held.reserved == 1
+
+
+# --- commit -----------------------------------------------------------------------------
+
+
+def test_committing_a_hold_takes_its_units_off_the_shelf() -> None:
+    held, _ = reserve(stock(10), reserve_cmd("ord-1", 3), NOW)
+    after, answer = commit(held, CommitStock(order_id="ord-1", sku="MUG"), NOW)
+    assert (after.on_hand, after.reserved, after.available) == (7, 0, 7)
+    assert answer.on_hand == 7
+
+
+def test_committing_twice_or_without_a_hold_changes_nothing() -> None:
+    held, _ = reserve(stock(10), reserve_cmd("ord-1", 3), NOW)
+    once, _ = commit(held, CommitStock(order_id="ord-1", sku="MUG"), NOW)
+    twice, _ = commit(once, CommitStock(order_id="ord-1", sku="MUG"), NOW)
+    assert twice == once
+
+
+# --- redelivered adjustments ------------------------------------------------------------
+
+
+def test_a_redelivered_delta_adjustment_is_applied_once() -> None:
+    delivery = AdjustStock(sku="MUG", delta=5)
+    once, _ = adjust(stock(10), delivery, NOW)
+    twice, answer = adjust(once, delivery, NOW)
+    assert (once.on_hand, twice.on_hand, answer.on_hand) == (15, 15, 15)

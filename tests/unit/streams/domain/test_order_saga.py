@@ -8,6 +8,7 @@ import pytest
 from streams.contract import (
     Address,
     AnyEvent,
+    CommitStock,
     EventBase,
     OrderCancelled,
     OrderLine,
@@ -20,6 +21,7 @@ from streams.contract import (
     PaymentSucceeded,
     RefundRequested,
     ReleaseStock,
+    ReservationExpiryDue,
     ReserveStock,
     ShipmentDelivered,
     ShipmentDispatched,
@@ -593,3 +595,31 @@ def test_the_order_state_survives_a_json_round_trip_for_the_table() -> None:
 def test_a_policy_that_would_break_the_saga_is_refused(knobs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         SagaPolicy(**knobs)
+
+
+def test_dispatch_commits_every_held_line_so_the_units_leave_the_shelf() -> None:
+    order = paid_order()
+    decision = order.hear(dispatched())
+    assert sorted(commit.sku for commit in of_type(decision, CommitStock)) == ["MUG", "TEE"]
+    assert order.current.reserved_skus == frozenset()
+
+
+def test_an_expiry_hint_expires_an_unpaid_order_past_its_deadline_and_releases_its_stock() -> None:
+    order = reserved_order()
+    order.now = order.current.reservation_expires_at
+    decision = order.hear(ReservationExpiryDue(order_id=order.current.order_id))
+    assert order.status is OrderStatus.EXPIRED
+    assert sorted(released_skus(decision)) == ["MUG", "TEE"]
+
+
+def test_an_expiry_hint_before_the_deadline_or_after_payment_changes_nothing() -> None:
+    early = reserved_order()
+    early.hear(ReservationExpiryDue(order_id=early.current.order_id))
+    paid = paid_order()
+    paid.now = paid.current.reservation_expires_at
+    decision = paid.hear(ReservationExpiryDue(order_id=paid.current.order_id))
+    assert (early.status, paid.status, decision.events) == (
+        OrderStatus.RESERVED,
+        OrderStatus.PAID,
+        (),
+    )

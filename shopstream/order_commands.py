@@ -1,0 +1,116 @@
+"""Driving the saga from the command line: place orders, set stock, follow an order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shopstream.settings import Settings
+from streams.contract import (
+    Address,
+    AdjustStock,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    OrderStatusChanged,
+    decode,
+)
+from streams.domain.order_status import TERMINAL
+from streams.publisher import EventPublisher, ensure_topics
+from streams.topics import ORDERS_STATUS
+
+DEMO_ADDRESS = Address(
+    name="Ada Lovelace",
+    line1="12 St James's Square",
+    city="London",
+    postal_code="SW1Y 4JH",
+    country="GB",
+)
+
+
+def parse_line(text: str) -> OrderLine:
+    """``SKU:QUANTITY:UNIT_PRICE_CENTS``, e.g. ``MUG-01:2:1299``."""
+    try:
+        sku, quantity, price = text.split(":")
+        return OrderLine(sku=sku, quantity=int(quantity), unit_price_cents=int(price))
+    except ValueError as error:
+        raise ValueError(
+            f"line {text!r}: expected SKU:QUANTITY:UNIT_PRICE_CENTS ({error})"
+        ) from error
+
+
+def new_order(
+    lines: Sequence[OrderLine],
+    card: str,
+    user_id: str = "cli-user",
+    address: Address = DEMO_ADDRESS,
+) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=f"ord-{uuid.uuid4().hex[:16]}",
+        user_id=user_id,
+        lines=tuple(lines),
+        total_cents=sum(line.quantity * line.unit_price_cents for line in lines),
+        currency="EUR",
+        shipping_address=address,
+        payment_token=card,
+    )
+
+
+async def set_stock(settings: Settings, sku: str, on_hand: int) -> None:
+    async with EventPublisher(settings) as publisher:
+        await publisher.publish([AdjustStock(sku=sku, set_to=on_hand)])
+
+
+async def status_changes(
+    settings: Settings, order_ids: set[str], ready: asyncio.Event
+) -> AsyncIterator[OrderStatusChanged]:
+    """Status changes of these orders from now on; ``ready`` is set once positions are taken."""
+    await ensure_topics(settings)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = range(settings.topic_partitions)
+        consumer.assign([TopicPartition(ORDERS_STATUS.name, p) for p in partitions])
+        await consumer.seek_to_end()
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        ready.set()
+        async for record in consumer:
+            if record.key is not None and record.key.decode() in order_ids:
+                event = decode(record.value)
+                assert isinstance(event, OrderStatusChanged)
+                yield event
+    finally:
+        await consumer.stop()
+
+
+async def place_and_follow(
+    settings: Settings, order: OrderPlaced, timeout_s: float
+) -> list[OrderStatusChanged]:
+    """Place the order and return its status changes up to a terminal status (or the timeout)."""
+    ready = asyncio.Event()
+    changes: list[OrderStatusChanged] = []
+
+    async def follow() -> None:
+        async for change in status_changes(settings, {order.order_id}, ready):
+            changes.append(change)
+            print(
+                f"{change.occurred_at:%H:%M:%S.%f} {change.to_status:<16} {change.reason}",
+                flush=True,
+            )
+            if change.to_status in TERMINAL or change.to_status is OrderStatus.PAYMENT_FAILED:
+                return
+
+    follower = asyncio.create_task(follow())
+    await ready.wait()
+    async with EventPublisher(settings) as publisher:
+        await publisher.publish([order])
+    print(f"placed {order.order_id} ({order.total_cents} {order.currency})", flush=True)
+    try:
+        await asyncio.wait_for(follower, timeout_s)
+    except TimeoutError:
+        print(f"no terminal status within {timeout_s:.0f}s", flush=True)
+    return changes

@@ -1,0 +1,240 @@
+"""The payment function, written to the AWS Lambda handler contract.
+
+Lambda calls ``handler(event, context)`` (configure the handler as
+``streams.adapters.payment_function.handler``); ``payment_package.build_package`` zips this
+module with the pure modules it imports, and the same code runs in-process under
+``LocalLambdaInvoker``. So it imports only the standard library, the event contract, the
+payment rules, the wire models and the Stripe adapter, whose SDK it loads only when used: no
+settings, no AWS clients, no logging setup of ours.
+
+Configuration comes from the function's own environment, as a deployed Lambda has no access to
+our settings: ``PAYMENT_PROVIDER`` (``simulated``, the default, or ``stripe``) and
+``STRIPE_API_KEY``. ``payment_package.function_environment`` derives both from the settings.
+
+Bad input never raises: it is answered ``{"status": "invalid", "message": ...}``. An exception
+out of the handler means the provider could not be asked or answered something unexpected; the
+invoker treats it as an unknown outcome and asks again with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from streams.adapters.payment_messages import (
+    Charged,
+    ChargeRequest,
+    Failed,
+    Invalid,
+    PaymentFunctionRequest,
+    Refunded,
+    RefundRequest,
+)
+from streams.adapters.stripe_provider import StripeProvider
+
+# The domain's id rule (a provider id is a function of its idempotency key) is shared, so the
+# function and ``simulate_charge`` give one order the same payment id.
+from streams.domain.payments import charge_outcome, provider_id
+
+ENV_PROVIDER: Final = "PAYMENT_PROVIDER"
+ENV_STRIPE_API_KEY: Final = "STRIPE_API_KEY"
+
+_REQUEST: Final = TypeAdapter[ChargeRequest | RefundRequest](PaymentFunctionRequest)
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment names no usable provider: a deployment mistake."""
+
+
+class Provider(Protocol):
+    def charge(self, request: ChargeRequest) -> Charged | Failed | Invalid: ...
+
+    def refund(self, request: RefundRequest) -> Refunded | Failed | Invalid: ...
+
+
+@dataclass(slots=True)
+class _Payment:
+    amount_cents: int
+    currency: str
+    refunded_cents: int = 0
+
+
+_R = TypeVar("_R", ChargeRequest, RefundRequest)
+_A = TypeVar("_A", Charged | Failed, Refunded)
+
+
+class _Answers(Generic[_R, _A]):
+    """What the latest ``size`` idempotency keys were first asked, and answered."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: OrderedDict[str, tuple[_R, _A]] = OrderedDict()
+
+    def replay(self, request: _R) -> _A | Invalid | None:
+        kept = self._kept.get(request.idempotency_key)
+        if kept is None:
+            return None
+        first_request, answer = kept
+        if first_request != request:
+            return Invalid(
+                message=f"Idempotency key {request.idempotency_key!r} was first used with other "
+                "parameters; keys for idempotent requests can only be reused with the same ones."
+            )
+        return answer
+
+    def keep(self, request: _R, answer: _A) -> None:
+        self._kept[request.idempotency_key] = (request, answer)
+        _trim(self._kept, self._size)
+
+
+class SimulatedProvider:
+    """Stripe's test cards without Stripe: the verdicts of ``streams.domain.payments``.
+
+    Idempotent per key the way Stripe is: the first answer given for a key is replayed for
+    every later request with that key (failures included), reusing a key with other
+    parameters is refused, and an invalid request leaves no answer behind. Ids are functions
+    of the key, so even after the memory below is lost (a cold start, a restart, or the key
+    being among the oldest of more than ``remembered``) the same key yields the same id.
+
+    Refunds are checked against the payments this process made (currency, and the total
+    refunded never exceeding the charge); a payment it does not know, made before a restart
+    or by another instance, is refunded as asked, since the simulation cannot look it up.
+    """
+
+    def __init__(self, *, remembered: int = 10_000) -> None:
+        # The local invoker runs handlers on worker threads, and a timed-out one may still be
+        # running when its retry arrives: one lock makes each request atomic.
+        self._lock = threading.Lock()
+        self._remembered = remembered
+        self._charges = _Answers[ChargeRequest, Charged | Failed](remembered)
+        self._refunds = _Answers[RefundRequest, Refunded](remembered)
+        self._payments: OrderedDict[str, _Payment] = OrderedDict()
+
+    def charge(self, request: ChargeRequest) -> Charged | Failed | Invalid:
+        with self._lock:
+            replayed = self._charges.replay(request)
+            if replayed is not None:
+                return replayed
+            outcome = charge_outcome(request.payment_token)
+            answer: Charged | Failed
+            if outcome.failure is None:
+                answer = Charged(
+                    payment_id=provider_id("pay", request.idempotency_key),
+                    amount_cents=request.amount_cents,
+                    currency=request.currency,
+                )
+                self._payments[answer.payment_id] = _Payment(request.amount_cents, request.currency)
+                _trim(self._payments, self._remembered)
+            else:
+                answer = Failed(
+                    code=outcome.failure, message=outcome.message, retryable=outcome.retryable
+                )
+            self._charges.keep(request, answer)
+            return answer
+
+    def refund(self, request: RefundRequest) -> Refunded | Failed | Invalid:
+        with self._lock:
+            replayed = self._refunds.replay(request)
+            if replayed is not None:
+                return replayed
+            payment = self._payments.get(request.payment_id)
+            if payment is not None:
+                refusal = _refund_refusal(request, payment)
+                if refusal is not None:
+                    return Invalid(message=refusal)
+                payment.refunded_cents += request.amount_cents
+            answer = Refunded(
+                refund_id=provider_id("re", request.idempotency_key),
+                payment_id=request.payment_id,
+                amount_cents=request.amount_cents,
+                currency=request.currency,
+            )
+            self._refunds.keep(request, answer)
+            return answer
+
+
+def _trim(store: OrderedDict[str, Any], size: int) -> None:
+    while len(store) > size:
+        store.popitem(last=False)
+
+
+def _refund_refusal(request: RefundRequest, payment: _Payment) -> str | None:
+    if request.currency != payment.currency:
+        return f"Refund currency {request.currency} differs from the payment's {payment.currency}."
+    left = payment.amount_cents - payment.refunded_cents
+    if request.amount_cents > left:
+        return (
+            f"Refund amount ({request.amount_cents}) is greater than the unrefunded amount "
+            f"of payment {request.payment_id} ({left})."
+        )
+    return None
+
+
+class PaymentFunction:
+    """The handler's body, bound to one provider; ``handler`` is one built from ``os.environ``."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> PaymentFunction:
+        name = environ.get(ENV_PROVIDER, "simulated")
+        if name == "simulated":
+            return cls(SimulatedProvider())
+        if name == "stripe":
+            api_key = environ.get(ENV_STRIPE_API_KEY, "")
+            if not api_key:
+                raise ConfigurationError(f"{ENV_PROVIDER}=stripe needs {ENV_STRIPE_API_KEY}")
+            return cls(StripeProvider(api_key))
+        raise ConfigurationError(
+            f"{ENV_PROVIDER}={name!r}: the payment function knows 'simulated' and 'stripe'"
+        )
+
+    def __call__(self, event: object, context: object) -> dict[str, Any]:
+        try:
+            request = parse_request(event)
+        except InvalidRequest as error:
+            return Invalid(message=str(error)).model_dump(mode="json")
+        answer = (
+            self.provider.charge(request)
+            if isinstance(request, ChargeRequest)
+            else self.provider.refund(request)
+        )
+        return answer.model_dump(mode="json")
+
+
+class InvalidRequest(ValueError):
+    pass
+
+
+def parse_request(event: object) -> ChargeRequest | RefundRequest:
+    """The request in a Lambda event, or InvalidRequest saying what is wrong with it."""
+    if not isinstance(event, dict):
+        raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
+    try:
+        return _REQUEST.validate_python(event)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            where = ".".join(str(part) for part in item["loc"])
+            problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+        raise InvalidRequest("; ".join(problems)) from None
+
+
+def handler(event: object, context: object) -> dict[str, Any]:
+    """The Lambda entry point."""
+    return _configured()(event, context)
+
+
+@functools.cache
+def _configured() -> PaymentFunction:
+    # Built on the first call and kept, with the simulation's memory: a Lambda environment does
+    # not change while its process lives. A configuration error is raised on every call.
+    return PaymentFunction.from_environment(os.environ)

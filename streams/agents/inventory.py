@@ -1,0 +1,61 @@
+"""The inventory agent: one Stock per SKU in a RocksDB table, its single writer.
+
+Commands for a SKU are keyed by sku, so one partition, and in it this agent, applies every
+change to that SKU in order: check-and-decrement is one step here, and no SKU is oversold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import faust
+
+from streams.agents.processing import Outcome, consume
+from streams.app import app, channels, table
+from streams.contract import (
+    AdjustStock,
+    AnyEvent,
+    CommitStock,
+    EventBase,
+    ReleaseStock,
+    ReserveStock,
+)
+from streams.domain.inventory import AdjustmentRefused, Stock, adjust, commit, release, reserve
+from streams.topics import INVENTORY_COMMANDS
+
+stock_table = table("stock")
+
+
+def load(sku: str) -> Stock:
+    raw = stock_table.get(sku.encode())
+    return Stock(sku=sku) if raw is None else Stock.model_validate_json(raw)
+
+
+async def apply(event: AnyEvent, now: datetime) -> Outcome:
+    stock = load(event.key)
+    answer: EventBase
+    match event:
+        case ReserveStock():
+            stock, answer = reserve(stock, event, now)
+        case ReleaseStock():
+            stock, answer = release(stock, event, now)
+        case CommitStock():
+            stock, answer = commit(stock, event, now)
+        case AdjustStock():
+            try:
+                stock, answer = adjust(stock, event, now)
+            except AdjustmentRefused as refusal:
+                return Outcome(refused=refusal.reason)
+        case _:
+            return Outcome(refused=f"the inventory agent does not consume {event.type}")
+    row = stock.model_dump_json().encode()
+
+    def store() -> None:
+        stock_table[stock.sku.encode()] = row
+
+    return Outcome(events=[answer], store=store)
+
+
+@app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")
+async def inventory_agent(stream: faust.StreamT[bytes]) -> None:
+    await consume("inventory", stream.events(), channels, apply)

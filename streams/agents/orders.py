@@ -1,0 +1,90 @@
+"""The order saga's agent: one OrderState per order_id in a RocksDB table.
+
+Hears the order's own events and the answers of inventory, payments and shipping; the domain
+(``streams.domain.order_saga``) decides; this module only loads, publishes and stores. A timer
+hints at reservations past their deadline; the saga decides whether they expire.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import faust
+
+from streams.agents.processing import Outcome, consume
+from streams.app import app, channels, settings, table
+from streams.contract import AnyEvent, ReservationExpiryDue
+from streams.domain.order_saga import OrderState, SagaPolicy, decide
+from streams.domain.order_status import OrderStatus
+from streams.projections.order_status import status_reason
+from streams.topics import (
+    INVENTORY_EVENTS,
+    ORDERS_EVENTS,
+    ORDERS_STATE,
+    PAYMENTS_EVENTS,
+    SHIPPING_EVENTS,
+    STATUS_REASON_HEADER,
+)
+
+policy = SagaPolicy(
+    reservation_ttl=timedelta(seconds=settings.reservation_ttl_s),
+    max_shipping_attempts=settings.max_shipping_attempts,
+)
+orders_table = table("orders")
+_UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED})
+
+
+def load(order_id: str) -> OrderState | None:
+    raw = orders_table.get(order_id.encode())
+    return None if raw is None else OrderState.model_validate_json(raw)
+
+
+async def apply(event: AnyEvent, now: datetime) -> Outcome:
+    decision = decide(load(event.key), event, now, policy)
+    if decision.refused is not None:
+        return Outcome(refused=decision.refused)
+    if decision.duplicate or decision.state is None:
+        return Outcome(duplicate=decision.duplicate)
+    state = decision.state
+    snapshot = state.model_dump_json().encode()
+
+    def store() -> None:
+        orders_table[state.order_id.encode()] = snapshot
+
+    # The state snapshot goes out with the events (and is acknowledged with them, below):
+    # the read models are built from it.
+    reason = status_reason(decision.events)
+    snapshot_sent = await channels.topic(ORDERS_STATE).send(
+        key=state.order_id.encode(),
+        value=snapshot,
+        headers=[(STATUS_REASON_HEADER, reason.encode())] if reason else [],
+        force=True,
+    )
+    return Outcome(events=decision.events, store=store, pending=[snapshot_sent])
+
+
+@app.agent(
+    channels.source(ORDERS_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS),
+    name="orders",
+)
+async def orders_agent(stream: faust.StreamT[bytes]) -> None:
+    await consume("orders", stream.events(), channels, apply)
+
+
+# order_id -> when it was last hinted; keeps a slow agent from being sent the same hint often.
+_hinted: dict[str, float] = {}
+
+
+@app.timer(interval=settings.expiry_check_interval_s)  # type: ignore[untyped-decorator]
+async def hint_expired_reservations() -> None:
+    now = datetime.now(UTC)
+    due = []
+    for raw in orders_table.values():
+        state = OrderState.model_validate_json(raw)
+        if state.status in _UNPAID and state.reservation_expires_at <= now:
+            last = _hinted.get(state.order_id, 0.0)
+            if time.monotonic() - last > settings.expiry_check_interval_s * 4:
+                _hinted[state.order_id] = time.monotonic()
+                due.append(ReservationExpiryDue(order_id=state.order_id, trace_id=state.trace_id))
+    await channels.publish(due)

@@ -1,0 +1,306 @@
+"""The order history in DynamoDB: one item per order event, read back as the order's timeline.
+
+Usage by the history agent, which holds one client for its lifetime::
+
+    async with history_client(settings) as client:
+        await ensure_history_table(settings, client=client)
+        async for event in stream:
+            await record_event(client, settings, event)
+
+Table layout. Hash key ``order_id``, range key ``event_id``: the event id is what makes a
+redelivered event a duplicate, so it is the item's identity and ``attribute_not_exists`` on the
+put refuses a second copy. A range key of ``occurred_at#event_id`` could not: an event the saga
+derives again after a crash keeps its id (``contract.derive``) but gets a new ``occurred_at``,
+which would make a second row. Time order comes from the local secondary index ``by_time``,
+whose range key ``sk`` is ``occurred_at#event_id`` (fixed-width UTC, so text order is time
+order; the id breaks ties).
+
+Only order-keyed facts are recorded. The commands addressed to inventory (keyed by sku) are the
+saga's internal traffic, and their answers (StockReserved, ...) are in the history anyway;
+timer hints (``NOT_RECORDED``) are not facts about the order, and whatever they lead to is
+recorded as the status change it causes.
+Payment tokens are replaced before the event is stored: the history is shown to people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, Final, TypeAlias, cast
+from uuid import UUID
+
+from botocore.exceptions import ClientError
+from pydantic import AwareDatetime
+
+from shopstream.aws import aws_client
+from shopstream.settings import Settings
+from streams.contract import AnyEvent, EventBase, Record, decode
+
+__all__ = [
+    "NOT_RECORDED",
+    "REDACTED",
+    "SUMMARY_FIELDS",
+    "TIME_INDEX",
+    "DynamoDBClient",
+    "HistoryEntry",
+    "ensure_history_table",
+    "history_client",
+    "history_item",
+    "order_timeline",
+    "record_event",
+    "sort_key",
+]
+
+# An aiobotocore DynamoDB client; aiobotocore ships no type information.
+DynamoDBClient: TypeAlias = Any
+SummaryValue: TypeAlias = str | int | bool
+
+TIME_INDEX: Final = "by_time"
+REDACTED: Final = "redacted"
+# Order-keyed, but a hint rather than something that happened to the order; the timer may send
+# it more than once, each with its own id, which would clutter the timeline.
+NOT_RECORDED: Final = frozenset({"ReservationExpiryDue"})
+
+# What the timeline shows of each event, beside its type and time. Anything not named here
+# stays in the full event only. A type missing here is still recorded, with an empty summary.
+SUMMARY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "OrderPlaced": ("user_id", "total_cents", "currency"),
+    "OrderCancelled": ("reason",),
+    "PaymentRetryRequested": (),
+    "OrderStatusChanged": ("from_status", "to_status", "reason"),
+    "StockReserved": ("sku", "quantity"),
+    "StockRejected": ("sku", "requested", "available"),
+    "StockReleased": ("sku", "quantity"),
+    "PaymentRequested": ("amount_cents", "currency", "attempt"),
+    "PaymentSucceeded": ("payment_id", "amount_cents", "currency", "attempt"),
+    "PaymentFailed": ("code", "retryable", "attempt"),
+    "RefundRequested": ("payment_id", "amount_cents", "currency", "reason"),
+    "PaymentRefunded": ("refund_id", "payment_id", "amount_cents", "currency"),
+    "ShipmentRequested": ("attempt",),
+    "ShipmentDispatched": ("carrier", "tracking_number"),
+    "ShippingProblem": ("reason", "attempt"),
+    "ShipmentDelivered": (),
+}
+
+
+class HistoryEntry(Record):
+    """One event of an order's timeline."""
+
+    order_id: str
+    event_id: UUID
+    type: str
+    occurred_at: AwareDatetime
+    trace_id: str
+    summary: dict[str, SummaryValue]
+    event_json: str  # the event as recorded (payment token redacted)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> HistoryEntry:
+        """The entry of a DynamoDB item written by ``history_item``."""
+        return cls(
+            order_id=item["order_id"]["S"],
+            event_id=UUID(item["event_id"]["S"]),
+            type=item["type"]["S"],
+            occurred_at=datetime.fromisoformat(item["occurred_at"]["S"]),
+            trace_id=item["trace_id"]["S"],
+            summary={name: _value(value) for name, value in item["summary"]["M"].items()},
+            event_json=item["event"]["S"],
+        )
+
+    def event(self) -> AnyEvent:
+        """The recorded event, decoded (and lifted to the current schema) by the contract."""
+        return decode(self.event_json.encode())
+
+
+def history_client(settings: Settings) -> AbstractAsyncContextManager[DynamoDBClient]:
+    """An async context manager yielding a DynamoDB client; open it once and keep it."""
+    return cast(AbstractAsyncContextManager[DynamoDBClient], aws_client(settings, "dynamodb"))
+
+
+async def ensure_history_table(settings: Settings, *, client: DynamoDBClient | None = None) -> None:
+    """Create the history table if it is missing and wait until it is active.
+
+    Safe when several workers start at once. A table of that name with another key layout is
+    refused with a ``RuntimeError`` rather than written to wrongly.
+    """
+    if client is None:
+        async with history_client(settings) as own:
+            await _ensure_table(own, settings.history_table)
+    else:
+        await _ensure_table(client, settings.history_table)
+
+
+async def record_event(client: DynamoDBClient, settings: Settings, event: EventBase) -> bool:
+    """Put ``event`` into its order's history; return whether a new item was written.
+
+    ``False`` for an event already recorded (a redelivery) and for events that do not belong
+    to the history (sku-keyed commands, ``NOT_RECORDED`` hints).
+    """
+    item = history_item(event)
+    if item is None:
+        return False
+    try:
+        await client.put_item(
+            TableName=settings.history_table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(event_id)",
+        )
+    except ClientError as error:
+        if _code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+async def order_timeline(
+    settings: Settings,
+    order_id: str,
+    *,
+    client: DynamoDBClient | None = None,
+    page_size: int | None = None,
+) -> list[HistoryEntry]:
+    """Every recorded event of the order, oldest first; empty for an unknown order.
+
+    ``client``: a long-lived client to reuse (one is opened for the call otherwise).
+    ``page_size``: items per DynamoDB request (its own 1 MB limit applies regardless).
+    """
+    if client is None:
+        async with history_client(settings) as own:
+            return await _timeline(own, settings.history_table, order_id, page_size)
+    return await _timeline(client, settings.history_table, order_id, page_size)
+
+
+def sort_key(event: EventBase) -> str:
+    """``occurred_at#event_id``, with a fixed-width UTC time so that text order is time order."""
+    at = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{at}#{event.event_id}"
+
+
+def history_item(event: EventBase) -> dict[str, Any] | None:
+    """The DynamoDB item recording ``event``, or ``None`` for events outside the history."""
+    if event.key_field != "order_id" or event.type in NOT_RECORDED:
+        return None
+    stored = event
+    if "payment_token" in type(event).model_fields:
+        stored = event.model_copy(update={"payment_token": REDACTED})
+    summary = {
+        name: _attribute(value)
+        for name in SUMMARY_FIELDS.get(event.type, ())
+        if (value := getattr(event, name, None)) is not None
+    }
+    return {
+        "order_id": {"S": event.key},
+        "event_id": {"S": str(event.event_id)},
+        "sk": {"S": sort_key(event)},
+        "type": {"S": event.type},
+        "occurred_at": {"S": event.occurred_at.astimezone(UTC).isoformat()},
+        "trace_id": {"S": event.trace_id},
+        "summary": {"M": summary},
+        "event": {"S": stored.model_dump_json()},
+    }
+
+
+def _attribute(value: object) -> dict[str, Any]:
+    # bool first: it is an int to Python but a BOOL to DynamoDB. Enums are str subclasses.
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    return {"S": str(value)}
+
+
+def _value(attribute: Mapping[str, Any]) -> SummaryValue:
+    if "BOOL" in attribute:
+        return bool(attribute["BOOL"])
+    if "N" in attribute:
+        return int(attribute["N"])
+    return str(attribute["S"])
+
+
+async def _timeline(
+    client: DynamoDBClient, table: str, order_id: str, page_size: int | None
+) -> list[HistoryEntry]:
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": TIME_INDEX,
+        "KeyConditionExpression": "order_id = :order_id",
+        "ExpressionAttributeValues": {":order_id": {"S": order_id}},
+        # A customer who just acted expects to see it; a local index can read consistently.
+        "ConsistentRead": True,
+    }
+    if page_size is not None:
+        request["Limit"] = page_size
+    entries: list[HistoryEntry] = []
+    while True:
+        page = await client.query(**request)
+        entries.extend(HistoryEntry.from_item(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return entries
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+_KEY_SCHEMA: Final = [
+    {"AttributeName": "order_id", "KeyType": "HASH"},
+    {"AttributeName": "event_id", "KeyType": "RANGE"},
+]
+_TIME_KEY_SCHEMA: Final = [
+    {"AttributeName": "order_id", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+
+
+async def _ensure_table(client: DynamoDBClient, table: str) -> None:
+    try:
+        await client.describe_table(TableName=table)
+    except ClientError as error:
+        if _code(error) != "ResourceNotFoundException":
+            raise
+        await _create_table(client, table)
+    # Returns at once for an active table; polls every second while it is being created.
+    waiter = client.get_waiter("table_exists")
+    await waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    description = (await client.describe_table(TableName=table))["Table"]
+    _check_layout(table, description)
+
+
+async def _create_table(client: DynamoDBClient, table: str) -> None:
+    try:
+        await client.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=_KEY_SCHEMA,
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("order_id", "event_id", "sk")
+            ],
+            LocalSecondaryIndexes=[
+                {
+                    "IndexName": TIME_INDEX,
+                    "KeySchema": _TIME_KEY_SCHEMA,
+                    # The timeline reads whole items; projecting all avoids a fetch per item.
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+    except ClientError as error:
+        # Another worker created it between our describe and create: theirs will do.
+        if _code(error) != "ResourceInUseException":
+            raise
+
+
+def _check_layout(table: str, description: Mapping[str, Any]) -> None:
+    indexes = {
+        index["IndexName"]: index["KeySchema"]
+        for index in description.get("LocalSecondaryIndexes", [])
+    }
+    if description["KeySchema"] != _KEY_SCHEMA or indexes.get(TIME_INDEX) != _TIME_KEY_SCHEMA:
+        raise RuntimeError(
+            f"DynamoDB table {table} exists with another layout (key {description['KeySchema']},"
+            f" local indexes {indexes}); expected key {_KEY_SCHEMA} and index {TIME_INDEX}"
+            f" {_TIME_KEY_SCHEMA}. Point history_table elsewhere or migrate that table."
+        )
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
