@@ -19,7 +19,7 @@ from streams.contract import (
     decode,
 )
 from streams.domain.order_status import TERMINAL
-from streams.publisher import EventPublisher, ensure_topics
+from streams.publisher import EventPublisher, ensure_topics, layout
 from streams.topics import ORDERS_STATUS
 
 DEMO_ADDRESS = Address(
@@ -72,8 +72,9 @@ async def status_changes(
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
+        status_topic = layout(settings).spec(ORDERS_STATUS).name
         partitions = range(settings.topic_partitions)
-        consumer.assign([TopicPartition(ORDERS_STATUS.name, p) for p in partitions])
+        consumer.assign([TopicPartition(status_topic, p) for p in partitions])
         await consumer.seek_to_end()
         for partition in consumer.assignment():
             await consumer.position(partition)

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:26092"
     topic_partitions: int = 4
     topic_replication_factor: int = 1
+    # Prepended to every topic name, and the worker's consumer group / table namespace: two
+    # systems (a test run beside a developer's) can share one Kafka cluster.
+    topic_prefix: str = ""
+    worker_app_id: str = "shopstream"
+    worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
 
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"

@@ -9,6 +9,7 @@ from shopstream.logs import logging_config
 from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
+from streams.publisher import layout
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -16,10 +17,10 @@ def create_app(settings: Settings) -> faust.App:
         f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")
     )
     app = faust.App(
-        "shopstream",
+        settings.worker_app_id,
         broker=servers,
         store="rocksdb://",  # rocksdict-backed: tables live on local disk, changelogs in Kafka
-        datadir=str(settings.state_dir / "worker"),
+        datadir=str(settings.worker_data_dir or settings.state_dir / "worker"),
         # Not exactly_once: faust-streaming has open duplicate/crash bugs there; handlers are
         # idempotent instead (dedupe by event_id, state-machine guards).
         processing_guarantee="at_least_once",
@@ -43,7 +44,7 @@ def create_app(settings: Settings) -> faust.App:
 
 settings = get_settings()
 app = create_app(settings)
-channels = Channels(app, settings.topic_partitions, settings.topic_replication_factor)
+channels = Channels(app, layout(settings), settings.topic_replication_factor)
 
 
 def table(name: str) -> faust.types.TableT[bytes, bytes]:

@@ -2,6 +2,7 @@
 
 Records travel as the contract's JSON bytes (raw serializers): decoding is ours, so a record
 that breaks the contract reaches the agent as bytes and can be dead-lettered unchanged.
+Agents name topics by their contract spec; the layout gives their deployed names.
 """
 
 from __future__ import annotations
@@ -17,37 +18,37 @@ from streams.topics import (
     DEAD_LETTER_SOURCE_HEADER,
     DEAD_LETTERS,
     TOPICS,
+    TopicLayout,
     TopicSpec,
     topic_for,
-    with_partitions,
 )
 
 
 class Channels:
-    def __init__(self, app: faust.App, partitions: int, replicas: int) -> None:
+    def __init__(self, app: faust.App, layout: TopicLayout, replicas: int) -> None:
         self.app = app
-        self.specs = {spec.name: spec for spec in with_partitions(partitions, TOPICS)}
+        self.layout = layout
         self.replicas = replicas
-        self._topics = {name: self._bind(name) for name in self.specs}
+        self._topics = {topic.name: self._bind(topic) for topic in TOPICS}
 
-    def _bind(self, *names: str) -> faust.TopicT:
-        spec = self.specs[names[0]]
+    def _bind(self, *topics: TopicSpec) -> faust.TopicT:
+        deployed = [self.layout.spec(topic) for topic in topics]
         return self.app.topic(
-            *names,
+            *(spec.name for spec in deployed),
             key_serializer="raw",
             value_serializer="raw",
-            partitions=spec.partitions,
+            partitions=self.layout.partitions,
             replicas=self.replicas,
             # Declared (created) by the worker on start, with these partitions.
             internal=True,
         )
 
-    def source(self, *specs: TopicSpec) -> faust.TopicT:
+    def source(self, *topics: TopicSpec) -> faust.TopicT:
         """One Faust topic reading from several of the contract's topics."""
-        return self._bind(*(spec.name for spec in specs))
+        return self._bind(*topics)
 
-    def topic(self, spec: TopicSpec) -> faust.TopicT:
-        return self._topics[spec.name]
+    def topic(self, topic: TopicSpec) -> faust.TopicT:
+        return self._topics[topic.name]
 
     async def publish(self, events: Iterable[EventBase]) -> None:
         """Send every event to its topic and wait until Kafka has acknowledged them all."""

@@ -17,7 +17,11 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shopstream.settings import Settings
 from streams.contract import EventBase, encode
-from streams.topics import TOPICS, topic_for, with_partitions
+from streams.topics import TopicLayout
+
+
+def layout(settings: Settings) -> TopicLayout:
+    return TopicLayout(partitions=settings.topic_partitions, prefix=settings.topic_prefix)
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -33,7 +37,7 @@ async def ensure_topics(settings: Settings) -> None:
                 replication_factor=settings.topic_replication_factor,
                 topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
             )
-            for spec in with_partitions(settings.topic_partitions, TOPICS)
+            for spec in layout(settings).topics
             if spec.name not in existing
         ]
         if missing:
@@ -46,6 +50,7 @@ async def ensure_topics(settings: Settings) -> None:
 class EventPublisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.layout = layout(settings)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             acks="all",
@@ -74,7 +79,9 @@ class EventPublisher:
 
     async def publish(self, events: Iterable[EventBase]) -> None:
         pending = [
-            await self.producer.send(topic_for(event).name, encode(event), key=event.key.encode())
+            await self.producer.send(
+                self.layout.for_event(event).name, encode(event), key=event.key.encode()
+            )
             for event in events
         ]
         for delivery in pending:

@@ -100,6 +100,8 @@ SHIPPING_EVENTS: Final = TopicSpec(
 # Its header says why the order is in its status, when this state changed the status.
 STATUS_REASON_HEADER: Final = "x-status-reason"
 ORDERS_STATE: Final = TopicSpec("orders.state", "order_id", compacted=True)
+# Each SKU's latest stock (the inventory's table row), compacted: the stock read model.
+INVENTORY_STOCK: Final = TopicSpec("inventory.stock", "sku", compacted=True)
 # Never dead-lettered itself: a failure there would loop.
 DEAD_LETTERS: Final = TopicSpec("shopstream.dead-letters", None, dead_letter=False)
 
@@ -110,6 +112,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_ADJUSTMENTS,
+    INVENTORY_STOCK,
     PAYMENTS_COMMANDS,
     PAYMENTS_EVENTS,
     SHIPPING_COMMANDS,
@@ -120,6 +123,26 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
 _ROUTES: Final[dict[str, str]] = {
     event_type: topic.name for topic in TOPICS for event_type in topic.carries
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """The topics as deployed: the settings' partition count, and a name prefix that keeps
+    apart systems sharing one cluster (a test run beside a developer's, say)."""
+
+    partitions: int = DEFAULT_PARTITIONS
+    prefix: str = ""
+
+    def spec(self, topic: TopicSpec) -> TopicSpec:
+        return replace(topic, name=self.prefix + topic.name, partitions=self.partitions)
+
+    @property
+    def topics(self) -> tuple[TopicSpec, ...]:
+        return tuple(self.spec(topic) for topic in TOPICS)
+
+    def for_event(self, event: EventBase) -> TopicSpec:
+        """The deployed topic an event or command is produced to."""
+        return self.spec(topic_for(event))
 
 
 def with_partitions(partitions: int, topics: Iterable[TopicSpec] = TOPICS) -> tuple[TopicSpec, ...]:

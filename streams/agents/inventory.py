@@ -21,7 +21,7 @@ from streams.contract import (
     ReserveStock,
 )
 from streams.domain.inventory import AdjustmentRefused, Stock, adjust, commit, release, reserve
-from streams.topics import INVENTORY_COMMANDS
+from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
 
 stock_table = table("stock")
 
@@ -32,7 +32,7 @@ def load(sku: str) -> Stock:
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
-    stock = load(event.key)
+    stock = before = load(event.key)
     answer: EventBase
     match event:
         case ReserveStock():
@@ -48,12 +48,19 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
                 return Outcome(refused=refusal.reason)
         case _:
             return Outcome(refused=f"the inventory agent does not consume {event.type}")
+    if stock == before:
+        return Outcome(events=[answer])  # a repeated command: answered again, nothing changed
+    stock = stock.model_copy(update={"revision": before.revision + 1})
     row = stock.model_dump_json().encode()
 
     def store() -> None:
         stock_table[stock.sku.encode()] = row
 
-    return Outcome(events=[answer], store=store)
+    # The snapshot goes out with the answer: the stock read model is built from it.
+    snapshot_sent = await channels.topic(INVENTORY_STOCK).send(
+        key=stock.sku.encode(), value=row, force=True
+    )
+    return Outcome(events=[answer], store=store, pending=[snapshot_sent])
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")

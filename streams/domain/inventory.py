@@ -62,6 +62,8 @@ class Stock(Record):
     on_hand: NonNegativeInt = 0
     reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id
     recent_adjustments: tuple[UUID, ...] = ()
+    # Changes applied, counted by the agent: read models keep the newest.
+    revision: NonNegativeInt = 0
 
     @property
     def reserved(self) -> int:

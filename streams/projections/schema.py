@@ -68,6 +68,21 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "stock levels",
+        """
+        CREATE TABLE stock_levels (
+            sku        text PRIMARY KEY,
+            on_hand    integer NOT NULL CHECK (on_hand >= 0),
+            reserved   integer NOT NULL CHECK (reserved >= 0),
+            available  integer NOT NULL CHECK (available >= 0),
+            -- The inventory's Stock.revision: the guard against stale writes.
+            revision   bigint NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 # Any constant works as long as nothing else in the database uses it; this one spells

@@ -95,5 +95,8 @@ def test_a_topic_needs_at_least_one_partition() -> None:
         TopicSpec("t", "order_id", partitions=0)
 
 
-def test_only_the_order_state_topic_is_compacted_because_events_are_history() -> None:
-    assert [topic.name for topic in TOPICS if topic.compacted] == ["orders.state"]
+def test_only_the_state_snapshot_topics_are_compacted_because_events_are_history() -> None:
+    assert [topic.name for topic in TOPICS if topic.compacted] == [
+        "orders.state",
+        "inventory.stock",
+    ]
