@@ -32,6 +32,10 @@ class StackPorts(BaseModel):
     moto: int = 26500
     gateway: int = 8000
     worker_web: int = 26066
+    kube_apiserver: int = 26443
+    etcd_client: int = 26379
+    etcd_peer: int = 26380
+    operator_metrics: int = 26081
 
 
 class Settings(BaseSettings):
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     worker_app_id: str = "shopstream"
     worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
+    # A worker that dies without leaving its group holds its partitions this long: the time
+    # to fail over. Heartbeats go every third of it.
+    worker_session_timeout_s: float = 10.0
 
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
@@ -101,6 +108,39 @@ class Settings(BaseSettings):
     health_timeout_s: float = 5.0
     # How long the stack waits for one part to become healthy before it gives up.
     start_timeout_s: float = 120.0
+
+    # Gateways.
+    # Which routers this process serves: one image, several deployments. A JSON list in the
+    # environment, e.g. SHOPSTREAM_GATEWAY_ROUTERS='["orders"]'.
+    gateway_routers: frozenset[Literal["users", "products", "orders"]] = frozenset(
+        {"users", "products", "orders"}
+    )
+    gateway_db_pool_size: int = 10
+    # Signs access tokens (HS256) and, with a domain separator, refresh tokens. This default
+    # serves the local stack only: the gateway refuses to start with it anywhere else.
+    jwt_secret: SecretStr = SecretStr("local-only-gateway-signing-key-never-use-in-production")
+    jwt_issuer: str = "shopstream"
+    jwt_audience: str = "shopstream-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600  # a session's whole life, however often rotated
+    # argon2id as OWASP recommends (19 MiB, 2 passes, 1 lane). Each hash holds its memory and a
+    # core for tens of milliseconds, so only this many run at once: logins queue, orders do not.
+    password_hash_memory_kib: int = 19 * 1024
+    password_hash_time_cost: int = 2
+    password_hash_concurrency: int = 2
+    password_hash_queue_timeout_s: float = 5.0
+    sessions_table: str = "shopstream-sessions"
+    idempotency_table: str = "shopstream-idempotency"
+    idempotency_ttl_s: int = 24 * 3600
+    rate_limit_table: str = "shopstream-rate-limits"
+    rate_limit_window_s: int = 60
+    login_attempts_per_window: int = 10  # per client address and email
+    registrations_per_window: int = 20  # per client address
+    product_images_bucket: str = "shopstream-product-images"
+    # Public base of image URLs (a CDN, say); unset: the bucket's own endpoint.
+    product_images_base_url: str | None = None
+    max_body_bytes: int = 64 * 1024  # per request; image uploads have their own cap
+    shop_currency: str = "EUR"
 
 
 @lru_cache(maxsize=1)

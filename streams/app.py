@@ -28,6 +28,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 3,
         web_host=settings.worker_host,
         web_port=settings.ports.worker_web,
         logging_config=logging_config(settings.log_level),

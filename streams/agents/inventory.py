@@ -16,11 +16,10 @@ from streams.contract import (
     AdjustStock,
     AnyEvent,
     CommitStock,
-    EventBase,
     ReleaseStock,
     ReserveStock,
 )
-from streams.domain.inventory import AdjustmentRefused, Stock, adjust, commit, release, reserve
+from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
 from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
 
 stock_table = table("stock")
@@ -32,25 +31,14 @@ def load(sku: str) -> Stock:
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
-    stock = before = load(event.key)
-    answer: EventBase
-    match event:
-        case ReserveStock():
-            stock, answer = reserve(stock, event, now)
-        case ReleaseStock():
-            stock, answer = release(stock, event, now)
-        case CommitStock():
-            stock, answer = commit(stock, event, now)
-        case AdjustStock():
-            try:
-                stock, answer = adjust(stock, event, now)
-            except AdjustmentRefused as refusal:
-                return Outcome(refused=refusal.reason)
-        case _:
-            return Outcome(refused=f"the inventory agent does not consume {event.type}")
-    if stock == before:
-        return Outcome(events=[answer])  # a repeated command: answered again, nothing changed
-    stock = stock.model_copy(update={"revision": before.revision + 1})
+    if not isinstance(event, ReserveStock | ReleaseStock | CommitStock | AdjustStock):
+        return Outcome(refused=f"the inventory agent does not consume {event.type}")
+    try:
+        stock, answer = apply_command(load(event.key), event, now)
+    except AdjustmentRefused as refusal:
+        return Outcome(refused=refusal.reason)
+    if answer is None:
+        return Outcome(duplicate=True)
     row = stock.model_dump_json().encode()
 
     def store() -> None:

@@ -10,8 +10,11 @@ made by one writer, in order; each function here is that change as a pure step.
   answered with that reservation again and changes nothing; releasing what is not held answers
   StockReleased with quantity 0.
 - An adjustment may not take away units promised to orders: it is refused when ``on_hand``
-  would fall below what is reserved. Cancel those orders first. A redelivered adjustment (same
-  event_id) is answered again without being applied twice: a delta is not idempotent by itself.
+  would fall below what is reserved. Cancel those orders first.
+- A command delivered again (same event_id: a replay after a crash, or an upstream agent
+  deciding again) is not applied twice: ``apply_command`` remembers the last COMMAND_MEMORY
+  command ids per SKU and answers a repeat with nothing. Without it, a ReserveStock replayed
+  after its hold was committed would hold the units a second time.
 - A hold ends in one of two ways: released (the order will not be paid or shipped), or
   committed (its parcel was dispatched: the units leave the shelf, ``on_hand`` goes down).
 - The order saga owns expiry (it knows which holds were paid for) and releases expired holds
@@ -21,7 +24,7 @@ made by one writer, in order; each function here is that change as a pure step.
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final, Self, TypeVar
+from typing import Final, Self, TypeAlias, TypeVar
 from uuid import UUID
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
@@ -42,8 +45,11 @@ from streams.contract import (
     derive,
 )
 
-# Adjustment ids remembered per SKU for dedupe; adjustments are rare next to orders.
-ADJUSTMENT_MEMORY: Final = 64
+# Command ids remembered per SKU for dedupe. Replays come from the last few seconds (the
+# consumer's commit interval), so this covers them unless one SKU gets more commands than this
+# in that time; it is also what every stock row carries, so it is kept modest.
+COMMAND_MEMORY: Final = 128
+InventoryCommand: TypeAlias = ReserveStock | ReleaseStock | CommitStock | AdjustStock
 
 
 class AdjustmentRefused(ValueError):
@@ -61,8 +67,8 @@ class Stock(Record):
     sku: Id
     on_hand: NonNegativeInt = 0
     reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id
-    recent_adjustments: tuple[UUID, ...] = ()
-    # Changes applied, counted by the agent: read models keep the newest.
+    recent_commands: tuple[UUID, ...] = ()
+    # Commands applied (counted by apply_command): read models keep the newest row.
     revision: NonNegativeInt = 0
 
     @property
@@ -78,6 +84,30 @@ class Stock(Record):
         if self.reserved > self.on_hand:
             raise ValueError(f"{self.sku}: {self.reserved} reserved but only {self.on_hand} held")
         return self
+
+
+def apply_command(
+    stock: Stock, cmd: InventoryCommand, now: datetime
+) -> tuple[Stock, EventBase | None]:
+    """Apply a command once. A repeat changes nothing and needs no answer: the first answer
+    was published before the row recording the command was stored. May raise
+    AdjustmentRefused (then nothing is remembered: the same command may be sent again)."""
+    if cmd.event_id in stock.recent_commands:
+        return stock, None
+    answer: EventBase
+    match cmd:
+        case ReserveStock():
+            stock, answer = reserve(stock, cmd, now)
+        case ReleaseStock():
+            stock, answer = release(stock, cmd, now)
+        case CommitStock():
+            stock, answer = commit(stock, cmd, now)
+        case AdjustStock():
+            stock, answer = adjust(stock, cmd, now)
+    seen = (*stock.recent_commands, cmd.event_id)[-COMMAND_MEMORY:]
+    return stock.model_copy(
+        update={"recent_commands": seen, "revision": stock.revision + 1}
+    ), answer
 
 
 def reserve(
@@ -115,20 +145,13 @@ def release(stock: Stock, cmd: ReleaseStock, now: datetime) -> tuple[Stock, Stoc
 def adjust(stock: Stock, cmd: AdjustStock, now: datetime) -> tuple[Stock, StockAdjusted]:
     """A stocktake (``set_to``) or a delivery or loss (``delta``); may raise AdjustmentRefused."""
     _same_sku(stock, cmd.sku)
-    if cmd.event_id in stock.recent_adjustments:
-        return stock, _answer(StockAdjusted(sku=stock.sku, on_hand=stock.on_hand), cmd, now)
     on_hand = cmd.set_to if cmd.set_to is not None else stock.on_hand + (cmd.delta or 0)
     if on_hand < stock.reserved:
         raise AdjustmentRefused(
             f"{stock.sku}: on_hand would become {on_hand}, below the {stock.reserved} units "
             "reserved for orders; cancel those orders first"
         )
-    adjusted = stock.model_copy(
-        update={
-            "on_hand": on_hand,
-            "recent_adjustments": (*stock.recent_adjustments, cmd.event_id)[-ADJUSTMENT_MEMORY:],
-        }
-    )
+    adjusted = stock.model_copy(update={"on_hand": on_hand})
     return adjusted, _answer(StockAdjusted(sku=stock.sku, on_hand=on_hand), cmd, now)
 
 

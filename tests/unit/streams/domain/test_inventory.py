@@ -9,6 +9,7 @@ from streams.contract import (
     CommitStock,
     ReleaseStock,
     ReserveStock,
+    StockAdjusted,
     StockRejected,
     StockReserved,
 )
@@ -17,6 +18,7 @@ from streams.domain.inventory import (
     Reservation,
     Stock,
     adjust,
+    apply_command,
     commit,
     expired_reservations,
     release,
@@ -267,6 +269,30 @@ def test_committing_twice_or_without_a_hold_changes_nothing() -> None:
 
 def test_a_redelivered_delta_adjustment_is_applied_once() -> None:
     delivery = AdjustStock(sku="MUG", delta=5)
-    once, _ = adjust(stock(10), delivery, NOW)
-    twice, answer = adjust(once, delivery, NOW)
-    assert (once.on_hand, twice.on_hand, answer.on_hand) == (15, 15, 15)
+    once, answer = apply_command(stock(10), delivery, NOW)
+    twice, repeated = apply_command(once, delivery, NOW)
+    assert (once.on_hand, twice.on_hand, repeated) == (15, 15, None)
+    assert isinstance(answer, StockAdjusted)
+
+
+def test_a_reservation_replayed_after_its_hold_was_committed_holds_nothing() -> None:
+    request = reserve_cmd("ord-1", 3)
+    held, _ = apply_command(stock(10), request, NOW)
+    shipped, _ = apply_command(held, CommitStock(order_id="ord-1", sku="MUG"), NOW)
+    replayed, answer = apply_command(shipped, request, NOW)
+    assert (replayed, answer) == (shipped, None)
+    assert (shipped.on_hand, shipped.reserved) == (7, 0)
+
+
+def test_a_new_reservation_for_the_same_order_is_applied_after_a_release() -> None:
+    held, _ = apply_command(stock(10), reserve_cmd("ord-1", 3), NOW)
+    released, _ = apply_command(held, release_cmd("ord-1", 3), NOW)
+    again, answer = apply_command(released, reserve_cmd("ord-1", 3), NOW)  # a payment retry
+    assert isinstance(answer, StockReserved)
+    assert again.reserved == 3
+
+
+def test_every_applied_command_advances_the_revision() -> None:
+    first, _ = apply_command(stock(10), reserve_cmd("ord-1"), NOW)
+    second, _ = apply_command(first, reserve_cmd("ord-2"), NOW)
+    assert (first.revision, second.revision) == (1, 2)

@@ -1,0 +1,339 @@
+"""A real stream worker per test group, with its own topics, and an observer of everything.
+
+``SagaWorker`` runs ``python -m streams worker`` as a process with a topic prefix, app id and
+data folder of its own, so tests never meet a developer's running system. ``Observer`` reads
+every topic of that prefix and the worker's table changelogs from the beginning: what the
+tests assert on is what went over Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shopstream.order_commands import new_order
+from shopstream.settings import Settings
+from stack.process import port_is_free
+from streams.contract import (
+    Address,
+    AdjustStock,
+    AnyEvent,
+    ContractError,
+    EventBase,
+    OrderLine,
+    OrderPlaced,
+    decode,
+)
+from streams.domain.inventory import Stock
+from streams.domain.order_saga import OrderState
+from streams.publisher import EventPublisher, layout
+from streams.topics import DEAD_LETTERS, ORDERS_STATE
+
+TABLES = ("orders", "stock", "payments", "shipments")
+
+
+def _free_port() -> int:
+    return next(port for port in range(28200, 28400) if port_is_free(port))
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class SagaWorker:
+    def __init__(self, settings: Settings, tmp_path: Path, **overrides: str) -> None:
+        run = uuid.uuid4().hex[:8]
+        self.app_id = f"saga-test-{run}"
+        self.settings = settings.model_copy(
+            update={"topic_prefix": f"t{run}.", "worker_app_id": self.app_id}
+        )
+        self.tmp_path = tmp_path
+        self.overrides = overrides
+        self.process: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+        self.web_port = _free_port()
+
+    @property
+    def log_path(self) -> Path:
+        return self.tmp_path / f"{self.app_id}-{self.runs}.log"
+
+    def start(self, fresh_data: bool = False) -> None:
+        """Start the worker; ``fresh_data``: with an empty data folder (tables from changelogs)."""
+        self.runs += 1
+        data = self.tmp_path / f"{self.app_id}-data-{self.runs if fresh_data else 1}"
+        env = {
+            **os.environ,
+            "SHOPSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
+            "SHOPSTREAM_WORKER_APP_ID": self.app_id,
+            "SHOPSTREAM_WORKER_DATA_DIR": str(data),
+            "SHOPSTREAM_PORTS__WORKER_WEB": str(self.web_port),
+            "SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": "0.05",
+            **self.overrides,
+        }
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams", "--quiet", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """kill -9, the whole process group: no goodbye, no commit."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    async def wait_web(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient() as client:
+            while True:
+                assert self.process is not None and self.process.poll() is None, (
+                    self.log_path.read_text()[-3000:]
+                )
+                try:
+                    if (await client.get(f"http://127.0.0.1:{self.web_port}/metrics")).is_success:
+                        return
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "worker web did not answer"
+                await asyncio.sleep(0.2)
+
+
+@dataclass
+class Observer:
+    """Everything on the worker's topics and table changelogs, as it arrives."""
+
+    worker: SagaWorker
+    seen: list[Seen] = field(default_factory=list)
+    states: dict[str, OrderState] = field(default_factory=dict)
+    changelogs: dict[str, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
+    events: dict[str, list[AnyEvent]] = field(default_factory=lambda: defaultdict(list))
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def changelog_topic(self, table: str) -> str:
+        return f"{self.worker.app_id}-{table}-changelog"
+
+    async def run(self) -> None:
+        settings = self.worker.settings
+        names = [spec.name for spec in layout(settings).topics]
+        names += [self.changelog_topic(table) for table in TABLES]
+        await _topics_exist(settings, names)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(name, p) for name in names for p in range(settings.topic_partitions)
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning()
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        self._record(record)
+                if batches:
+                    self._changed.set()
+        finally:
+            await consumer.stop()
+
+    def _record(self, record: object) -> None:
+        seen = Seen(
+            record.topic,  # type: ignore[attr-defined]
+            record.partition,  # type: ignore[attr-defined]
+            record.offset,  # type: ignore[attr-defined]
+            record.key,  # type: ignore[attr-defined]
+            record.value,  # type: ignore[attr-defined]
+            tuple(record.headers or ()),  # type: ignore[attr-defined]
+        )
+        self.seen.append(seen)
+        prefix = self.worker.settings.topic_prefix
+        if seen.topic.endswith("-changelog") and seen.key is not None and seen.value is not None:
+            table = seen.topic.removeprefix(f"{self.worker.app_id}-").removesuffix("-changelog")
+            self.changelogs[table][seen.key] = seen.value
+        elif seen.topic == prefix + ORDERS_STATE.name and seen.value is not None:
+            state = OrderState.model_validate_json(seen.value)
+            self.states[state.order_id] = state
+        elif seen.value is not None and seen.topic != prefix + DEAD_LETTERS.name:
+            try:
+                event = decode(seen.value)
+            except ContractError:
+                return
+            self.events[event.key].append(event)
+
+    async def until(
+        self, condition: Callable[[], bool], timeout_s: float = 60, what: str = ""
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"not within {timeout_s:.0f}s: {what}"
+            self._changed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
+
+    def stock(self, sku: str) -> Stock | None:
+        raw = self.changelogs["stock"].get(sku.encode())
+        return None if raw is None else Stock.model_validate_json(raw)
+
+    def events_of(self, order_id: str, kind: type[EventBase]) -> list[EventBase]:
+        return [event for event in self.events[order_id] if isinstance(event, kind)]
+
+    def status(self, order_id: str) -> str | None:
+        state = self.states.get(order_id)
+        return None if state is None else str(state.status)
+
+
+async def _topics_exist(settings: Settings, names: list[str], timeout_s: float = 60) -> None:
+    """The worker declares its changelogs as it starts; read them only once they are there."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while missing := set(names) - set(await admin.list_topics()):
+            assert time.monotonic() < deadline, f"topics never declared: {sorted(missing)}"
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Saga:
+    """A running worker, its observer and a publisher: what the journeys drive."""
+
+    worker: SagaWorker
+    observer: Observer
+    publisher: EventPublisher
+
+    @property
+    def settings(self) -> Settings:
+        return self.worker.settings
+
+    async def publish(self, *events: EventBase) -> None:
+        await self.publisher.publish(events)
+
+    async def stock_up(self, sku: str, on_hand: int) -> None:
+        await self.publish(AdjustStock(sku=sku, set_to=on_hand))
+        await self.observer.until(
+            lambda: (stock := self.observer.stock(sku)) is not None and stock.on_hand == on_hand,
+            what=f"stock of {sku} set to {on_hand}",
+        )
+
+    async def place(
+        self, lines: Iterable[tuple[str, int]], card: str = "tok_visa", postal_code: str = "10115"
+    ) -> OrderPlaced:
+        address = Address(
+            name="Grace Hopper",
+            line1="1 Test Street",
+            city="Berlin",
+            postal_code=postal_code,
+            country="DE",
+        )
+        order = new_order(
+            [
+                OrderLine(sku=sku, quantity=quantity, unit_price_cents=1000)
+                for sku, quantity in lines
+            ],
+            card,
+            user_id="saga-test",
+            address=address,
+        )
+        await self.publish(order)
+        return order
+
+    async def reaches(self, order_id: str, *statuses: str, timeout_s: float = 60) -> None:
+        await self.observer.until(
+            lambda: self.observer.status(order_id) in statuses,
+            timeout_s,
+            f"{order_id} in {statuses} (is {self.observer.status(order_id)})",
+        )
+
+    async def committed_offsets_reach(
+        self, ends: dict[TopicPartition, int], timeout_s: float = 60
+    ) -> None:
+        """Wait until the worker's group has committed past these offsets, on the partitions
+        it consumes (a topic no agent reads, such as inventory.adjustments, is never committed)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                committed = await admin.list_consumer_group_offsets(self.worker.app_id)
+                if all(
+                    committed[partition].offset >= end
+                    for partition, end in ends.items()
+                    if partition in committed
+                ):
+                    return
+                assert time.monotonic() < deadline, "the worker did not commit past the records"
+                await asyncio.sleep(0.3)
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
+    worker = SagaWorker(settings, tmp_path, **overrides)
+    publisher = EventPublisher(worker.settings)
+    await publisher.start()  # declares this run's topics
+    worker.start()
+    observer = Observer(worker)
+    watching: asyncio.Task[None] | None = None
+    try:
+        await worker.wait_web()
+        watching = asyncio.create_task(observer.run())
+        saga = Saga(worker, observer, publisher)
+        # Consuming starts once the group has assigned partitions: a stocktake proves it.
+        await saga.stock_up(f"probe-{uuid.uuid4().hex[:6]}", 1)
+        yield saga
+    finally:
+        if watching is not None:
+            watching.cancel()
+        await publisher.stop()
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+async def saga(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Saga]:
+    async with running_saga(stack_settings, tmp_path_factory.mktemp("saga")) as running:
+        yield running
+
+
+@pytest.fixture
+def sku() -> str:
+    """A SKU of the test's own, so tests sharing a worker never share stock."""
+    return f"SKU-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,156 @@
+"""The saga's guarantees under pressure: no oversell, nothing twice, bad records dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from streams.contract import PaymentSucceeded, ShipmentDispatched, StockReserved
+from streams.projections.history import order_timeline
+from streams.publisher import layout
+from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTERS, ORDERS_EVENTS
+from tests.integration.saga.conftest import Saga
+
+PAID_OR_LATER = {"paid", "shipped", "delivered"}
+
+
+async def test_fifty_buyers_of_ten_units_make_ten_paid_orders_and_forty_rejected(
+    saga: Saga, sku: str
+) -> None:
+    await saga.stock_up(sku, 10)
+    orders = await asyncio.gather(*(saga.place([(sku, 1)]) for _ in range(50)))
+    ids = [order.order_id for order in orders]
+    terminal = PAID_OR_LATER | {"rejected"}
+    await saga.observer.until(
+        lambda: all(saga.observer.status(order_id) in terminal for order_id in ids),
+        timeout_s=120,
+        what="all 50 orders paid or rejected",
+    )
+    statuses = [saga.observer.status(order_id) for order_id in ids]
+    assert sum(status in PAID_OR_LATER for status in statuses) == 10
+    assert statuses.count("rejected") == 40
+    await saga.observer.until(
+        lambda: all(
+            saga.observer.status(order_id) in {"delivered", "rejected"} for order_id in ids
+        ),
+        what="the ten paid orders delivered",
+    )
+    await saga.observer.until(
+        lambda: (
+            (stock := saga.observer.stock(sku)) is not None
+            and (stock.on_hand, stock.reserved) == (0, 0)
+        ),
+        what="stock 0 once the ten parcels left",
+    )
+
+
+async def test_records_delivered_again_change_nothing(saga: Saga, sku: str) -> None:
+    await saga.stock_up(sku, 2)
+    order = await saga.place([(sku, 1)])
+    await saga.reaches(order.order_id, "delivered")
+    await saga.observer.until(
+        lambda: (stock := saga.observer.stock(sku)) is not None and stock.on_hand == 1,
+        what="the unit committed",
+    )
+    observer = saga.observer
+    await _history_complete(saga, order.order_id)
+    before = {
+        "state": observer.states[order.order_id],
+        "stock": observer.stock(sku),
+        "payments": dict(observer.changelogs["payments"]),
+        "shipments": dict(observer.changelogs["shipments"]),
+        "history": len(await order_timeline(saga.settings, order.order_id)),
+    }
+    # Every record about this order or its SKU, on every topic, sent again byte for byte.
+    keys = {order.order_id.encode(), sku.encode()}
+    prefix = saga.settings.topic_prefix
+    again = [
+        seen
+        for seen in list(observer.seen)
+        if seen.key in keys and seen.topic.startswith(prefix) and seen.value is not None
+    ]
+    assert {seen.topic.removeprefix(prefix) for seen in again} >= {
+        "orders.events",
+        "inventory.commands",
+        "inventory.events",
+        "payments.commands",
+        "payments.events",
+        "shipping.commands",
+        "shipping.events",
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=saga.settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    ends: dict[TopicPartition, int] = {}
+    try:
+        for seen in again:
+            sent = await producer.send_and_wait(
+                seen.topic, seen.value, key=seen.key, headers=list(seen.headers)
+            )
+            ends[TopicPartition(seen.topic, sent.partition)] = sent.offset + 1
+    finally:
+        await producer.stop()
+    await saga.committed_offsets_reach(ends)
+
+    assert observer.states[order.order_id] == before["state"]
+    assert observer.stock(sku) == before["stock"]
+    assert dict(observer.changelogs["payments"]) == before["payments"]
+    assert dict(observer.changelogs["shipments"]) == before["shipments"]
+    assert len(await order_timeline(saga.settings, order.order_id)) == before["history"]
+    for kind in (PaymentSucceeded, StockReserved, ShipmentDispatched):
+        ids = {event.event_id for event in observer.events_of(order.order_id, kind)}
+        assert len(ids) == 1, f"{kind.__name__} produced anew: {ids}"
+
+
+async def _history_complete(saga: Saga, order_id: str, timeout_s: float = 60) -> None:
+    """The DynamoDB history is a projection: wait until it holds every event of the order."""
+    history_topics = {
+        saga.settings.topic_prefix + name
+        for name in (
+            "orders.events",
+            "orders.status",
+            "inventory.events",
+            "payments.events",
+            "shipping.events",
+        )
+    }
+    expected = {
+        seen.value
+        for seen in saga.observer.seen
+        if seen.topic in history_topics and seen.key == order_id.encode()
+    }
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while len(await order_timeline(saga.settings, order_id)) < len(expected):
+        assert asyncio.get_running_loop().time() < deadline, "history incomplete"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_record_that_breaks_the_contract_is_dead_lettered_and_the_agent_goes_on(
+    saga: Saga, sku: str
+) -> None:
+    deployed = layout(saga.settings)
+    garbage = b'{"type": "OrderPlaced", "order_id": "ord-broken"}'
+    producer = AIOKafkaProducer(bootstrap_servers=saga.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(deployed.spec(ORDERS_EVENTS).name, garbage, key=b"ord-broken")
+    finally:
+        await producer.stop()
+    dead_letters = deployed.spec(DEAD_LETTERS).name
+    await saga.observer.until(
+        lambda: any(
+            seen.topic == dead_letters and seen.value == garbage for seen in saga.observer.seen
+        ),
+        what="the record on the dead-letter topic",
+    )
+    [dead] = [
+        seen for seen in saga.observer.seen if seen.topic == dead_letters and seen.value == garbage
+    ]
+    reason = dict(dead.headers)[DEAD_LETTER_REASON_HEADER].decode()
+    assert reason == "missing field 'schema_version'" and dead.key == b"ord-broken"
+    assert json.loads(dead.value or b"") == json.loads(garbage)
+    # The agent was not stopped by it.
+    await saga.stock_up(sku, 1)
+    order = await saga.place([(sku, 1)])
+    await saga.reaches(order.order_id, "delivered")
