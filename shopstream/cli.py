@@ -33,19 +33,20 @@ def _stack_up(args: argparse.Namespace) -> int:
 
 def _stack_down(args: argparse.Namespace) -> int:
     settings = get_settings()
-    names = args.parts or [kind.name for kind in control.ALL_PARTS]
+    names = args.parts or control.names()
     control.down(control.select(settings, names), say)
     return 0
 
 
 def _stack_status(args: argparse.Namespace) -> int:
     settings = use_local_stack(get_settings())
-    names = args.parts or [kind.name for kind in control.ALL_PARTS]
+    names = args.parts or control.names()
     healthy = True
     for part, running, checks in asyncio.run(control.status(control.select(settings, names))):
         if not running:
             print(f"{part.name:<9} stopped   {part.address}")
-            healthy = healthy and part.name in {k.name for k in control.APPLICATIONS}
+            optional = control.APPLICATIONS + control.ON_DEMAND
+            healthy = healthy and part.name in control.names(optional)
             continue
         for check in checks:
             state = "healthy" if check.ok else "UNHEALTHY"
@@ -59,9 +60,7 @@ def _stack_status(args: argparse.Namespace) -> int:
 
 def _stack_logs(args: argparse.Namespace) -> int:
     settings = get_settings()
-    parts = control.select(
-        settings, [args.part] if args.part else [k.name for k in control.ALL_PARTS]
-    )
+    parts = control.select(settings, [args.part] if args.part else control.names())
     paths = [str(part.log_path) for part in parts if part.log_path.exists()]
     if not paths:
         say("no logs yet; start the stack with `make run` or `shopstream stack up`")
@@ -73,7 +72,7 @@ def _stack_logs(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Everything up, in the foreground; Ctrl-C (or `make stop`) brings it all down."""
     settings = use_local_stack(get_settings())
-    parts = control.select(settings, [kind.name for kind in control.ALL_PARTS])
+    parts = control.select(settings, control.names(control.ALL_PARTS))
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -103,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _stop(args: argparse.Namespace) -> int:
     settings = get_settings()
-    control.down(control.select(settings, [kind.name for kind in control.ALL_PARTS]), say)
+    control.down(control.select(settings, control.names()), say)
     return 0
 
 
@@ -136,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="the local stack of real Kafka, PostgreSQL, ...")
     verbs = stack.add_subparsers(dest="verb", required=True)
-    part_names = [kind.name for kind in control.ALL_PARTS]
+    part_names = control.names()
     for verb, handler, text in [
         ("up", _stack_up, "install what is missing and start (default: the infrastructure)"),
         ("down", _stack_down, "stop what `up` started (default: everything)"),

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   postgresql-15                   # PostgreSQL server
   rabbitmq-server                 # AMQP + MQTT (stands in for Amazon MQ)
   curl openssl procps iproute2
+  etcd-server etcd-client         # kube-apiserver's store, for the operator's tests
 )
 
 step() { printf 'shopstream: %s\n' "$*"; }

@@ -11,6 +11,7 @@ from shopstream.settings import Settings
 from stack.apps import Gateway, Worker
 from stack.errors import StackError
 from stack.kafka_part import Kafka
+from stack.kube_part import Kube
 from stack.moto_part import Moto
 from stack.part import Part, Progress
 from stack.postgres_part import Postgres
@@ -19,16 +20,24 @@ from stack.rabbitmq_part import RabbitMQ
 INFRASTRUCTURE: tuple[type[Part], ...] = (Kafka, Postgres, RabbitMQ, Moto)
 APPLICATIONS: tuple[type[Part], ...] = (Worker, Gateway)
 ALL_PARTS = INFRASTRUCTURE + APPLICATIONS
+# Started only when named (the operator's tests do): its first start builds kube-apiserver,
+# which takes minutes, so neither `stack up` nor `run` starts it, and `down` stops it by name.
+ON_DEMAND: tuple[type[Part], ...] = (Kube,)
+EVERY_PART = ALL_PARTS + ON_DEMAND
+
+
+def names(kinds: Sequence[type[Part]] = EVERY_PART) -> list[str]:
+    return [kind.name for kind in kinds]
 
 
 def select(settings: Settings, names: Sequence[str] = ()) -> list[Part]:
-    by_name = {kind.name: kind for kind in ALL_PARTS}
+    by_name = {kind.name: kind for kind in EVERY_PART}
     unknown = [name for name in names if name not in by_name]
     if unknown:
         raise StackError(f"unknown part {', '.join(unknown)}; parts are: {', '.join(by_name)}")
     kinds = [by_name[name] for name in names] if names else list(INFRASTRUCTURE)
     # Always in dependency order, whatever order they were named in.
-    return [kind(settings) for kind in ALL_PARTS if kind in kinds]
+    return [kind(settings) for kind in EVERY_PART if kind in kinds]
 
 
 async def up(settings: Settings, parts: list[Part], progress: Progress) -> None:
