@@ -1,18 +1,14 @@
 """A real stream worker per test group, with its own topics, and an observer of everything.
 
-``SagaWorker`` runs ``python -m streams worker`` as a process with a topic prefix, app id and
-data folder of its own, so tests never meet a developer's running system. ``Observer`` reads
-every topic of that prefix and the worker's table changelogs from the beginning: what the
-tests assert on is what went over Kafka.
+``streams.testing.IsolatedWorker`` runs ``python -m streams worker`` as a process with a topic
+prefix, app id and data folder of its own, so tests never meet a developer's running system.
+``Observer`` reads every topic of that prefix and the worker's table changelogs from the
+beginning: what the tests assert on is what went over Kafka.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -21,14 +17,12 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shopstream.order_commands import new_order
 from shopstream.settings import Settings
-from stack.process import port_is_free
 from streams.contract import (
     Address,
     AdjustStock,
@@ -42,13 +36,10 @@ from streams.contract import (
 from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
 from streams.publisher import EventPublisher, layout
+from streams.testing import IsolatedWorker
 from streams.topics import DEAD_LETTERS, ORDERS_STATE
 
 TABLES = ("orders", "stock", "payments", "shipments")
-
-
-def _free_port() -> int:
-    return next(port for port in range(28200, 28400) if port_is_free(port))
 
 
 @dataclass(frozen=True)
@@ -61,80 +52,11 @@ class Seen:
     headers: tuple[tuple[str, bytes], ...]
 
 
-class SagaWorker:
-    def __init__(self, settings: Settings, tmp_path: Path, **overrides: str) -> None:
-        run = uuid.uuid4().hex[:8]
-        self.app_id = f"saga-test-{run}"
-        self.settings = settings.model_copy(
-            update={"topic_prefix": f"t{run}.", "worker_app_id": self.app_id}
-        )
-        self.tmp_path = tmp_path
-        self.overrides = overrides
-        self.process: subprocess.Popen[bytes] | None = None
-        self.runs = 0
-        self.web_port = _free_port()
-
-    @property
-    def log_path(self) -> Path:
-        return self.tmp_path / f"{self.app_id}-{self.runs}.log"
-
-    def start(self, fresh_data: bool = False) -> None:
-        """Start the worker; ``fresh_data``: with an empty data folder (tables from changelogs)."""
-        self.runs += 1
-        data = self.tmp_path / f"{self.app_id}-data-{self.runs if fresh_data else 1}"
-        env = {
-            **os.environ,
-            "SHOPSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
-            "SHOPSTREAM_WORKER_APP_ID": self.app_id,
-            "SHOPSTREAM_WORKER_DATA_DIR": str(data),
-            "SHOPSTREAM_PORTS__WORKER_WEB": str(self.web_port),
-            "SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": "0.05",
-            **self.overrides,
-        }
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams", "--quiet", "worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        """kill -9, the whole process group: no goodbye, no commit."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    async def wait_web(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient() as client:
-            while True:
-                assert self.process is not None and self.process.poll() is None, (
-                    self.log_path.read_text()[-3000:]
-                )
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.web_port}/metrics")).is_success:
-                        return
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "worker web did not answer"
-                await asyncio.sleep(0.2)
-
-
 @dataclass
 class Observer:
     """Everything on the worker's topics and table changelogs, as it arrives."""
 
-    worker: SagaWorker
+    worker: IsolatedWorker
     seen: list[Seen] = field(default_factory=list)
     states: dict[str, OrderState] = field(default_factory=dict)
     changelogs: dict[str, dict[bytes, bytes]] = field(default_factory=lambda: defaultdict(dict))
@@ -233,7 +155,7 @@ async def _topics_exist(settings: Settings, names: list[str], timeout_s: float =
 class Saga:
     """A running worker, its observer and a publisher: what the journeys drive."""
 
-    worker: SagaWorker
+    worker: IsolatedWorker
     observer: Observer
     publisher: EventPublisher
 
@@ -305,7 +227,10 @@ class Saga:
 
 @asynccontextmanager
 async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
-    worker = SagaWorker(settings, tmp_path, **overrides)
+    # A short backoff: the carrier simulation fails on purpose in some journeys.
+    worker = IsolatedWorker(
+        settings, tmp_path, "saga-test", SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S="0.05", **overrides
+    )
     publisher = EventPublisher(worker.settings)
     await publisher.start()  # declares this run's topics
     worker.start()

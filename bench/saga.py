@@ -1,0 +1,236 @@
+"""Orders through the saga to PAID, at max rate and at a fixed rate, beside a raw Kafka loop.
+
+    .venv/bin/python -m bench.saga [--seconds 20] [--skus 20]
+
+Starts the local stack's infrastructure if needed and a worker of its own (own topics), then:
+1. max rate: orders published as fast as the producer takes them for ``--seconds``; throughput
+   is the orders that reached PAID over the time until the last one did;
+2. fixed rate at half that: the same, paced; latency place -> PAID (p50/p95/p99);
+3. baseline: a raw aiokafka consume -> produce loop (each record produced with acks=all and
+   acknowledged before the next, as the agents do) over topics on the same broker.
+The saga's records/s (every record an agent applied, from the worker's metrics) over the raw
+loop's records/s is the ratio that says what the saga costs. Machines here are noisy: compare
+ratios from one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shopstream.order_commands import new_order
+from shopstream.settings import Settings, get_settings
+from stack import control
+from stack.environment import use_local_stack
+from streams.contract import AdjustStock, OrderLine, OrderStatus, OrderStatusChanged, decode, encode
+from streams.publisher import EventPublisher, layout
+from streams.testing import IsolatedWorker
+from streams.topics import ORDERS_STATUS
+
+
+class PaidTracker:
+    """When each order reached PAID, from the status topic."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paid: dict[str, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await consumer.start()
+        topic = layout(self.settings).spec(ORDERS_STATUS).name
+        consumer.assign([TopicPartition(topic, p) for p in range(self.settings.topic_partitions)])
+        await consumer.seek_to_beginning()
+        self._task = asyncio.create_task(self._run(consumer))
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            async for record in consumer:
+                event = decode(record.value)
+                if isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.PAID:
+                    self.paid[event.order_id] = event.occurred_at
+        finally:
+            await consumer.stop()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def wait_for(self, order_ids: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(order_id in self.paid for order_id in order_ids):
+            if time.monotonic() > deadline:
+                missing = sum(order_id not in self.paid for order_id in order_ids)
+                raise TimeoutError(f"{missing} orders not paid within {timeout_s:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+async def records_applied(worker: IsolatedWorker) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(worker.metrics_url)).text
+    pattern = r'^shopstream_stream_events_total\{[^}]*outcome="(?:applied|duplicate)"[^}]*\} (\S+)$'
+    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
+
+
+async def place_orders(
+    publisher: EventPublisher,
+    skus: list[str],
+    seconds: float,
+    rate: float | None,
+    tracker: PaidTracker,
+    in_flight: int = 400,
+) -> dict[str, datetime]:
+    """Orders published for ``seconds``: paced at ``rate``/s, or (``None``) as fast as the saga
+    pays them, with at most ``in_flight`` placed and not yet paid: max rate is what the saga
+    sustains, not how fast a backlog can be piled up in Kafka."""
+    sent: dict[str, datetime] = {}
+    started = time.perf_counter()
+    pending = []
+    index = 0
+    while (elapsed := time.perf_counter() - started) < seconds:
+        if rate is not None and index >= elapsed * rate:
+            await asyncio.sleep(min(0.005, index / rate - elapsed))
+            continue
+        if rate is None and index - sum(o in tracker.paid for o in sent) >= in_flight:
+            await asyncio.sleep(0.005)
+            continue
+        order = new_order(
+            [OrderLine(sku=skus[index % len(skus)], quantity=1, unit_price_cents=999)], "tok_visa"
+        )
+        sent[order.order_id] = datetime.now(UTC)
+        pending.append(
+            await publisher.producer.send(
+                publisher.layout.for_event(order).name, encode(order), key=order.key.encode()
+            )
+        )
+        index += 1
+        if len(pending) >= 200:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return sent
+
+
+def report(name: str, sent: dict[str, datetime], paid: dict[str, datetime]) -> float:
+    first = min(sent.values())
+    last = max(paid[order_id] for order_id in sent)
+    throughput = len(sent) / (last - first).total_seconds()
+    latencies = sorted((paid[o] - sent[o]).total_seconds() * 1000 for o in sent)
+    q = statistics.quantiles(latencies, n=100)
+    print(
+        f"{name:<22} {len(sent):>6} orders  {throughput:8.1f} orders/s to PAID   "
+        f"place->PAID p50 {q[49]:7.1f} ms  p95 {q[94]:7.1f} ms  p99 {q[98]:7.1f} ms",
+        flush=True,
+    )
+    return throughput
+
+
+async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
+    """Records/s of consume -> produce (acks=all, each acknowledged) between two topics."""
+    run = uuid.uuid4().hex[:8]
+    source, sink = f"bench-raw-{run}-in", f"bench-raw-{run}-out"
+    servers = settings.kafka_bootstrap_servers
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    await admin.create_topics(
+        [
+            NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
+            for name in (source, sink)
+        ]
+    )
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        batch = [await producer.send(source, payload, key=str(i).encode()) for i in range(records)]
+        await asyncio.gather(*batch)
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=servers,
+            group_id=f"bench-raw-{run}",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            done = 0
+            started = time.perf_counter()
+            while done < records:
+                for batch_records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in batch_records:
+                        decode(record.value)  # the agents decode every record too
+                        await (await producer.send(sink, record.value, key=record.key))
+                        done += 1
+            return records / (time.perf_counter() - started)
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+
+
+async def main(seconds: float, sku_count: int) -> None:
+    settings = use_local_stack(get_settings())
+    await control.up(settings, control.select(settings), lambda message: None)
+    folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
+    worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    publisher = EventPublisher(worker.settings)
+    await publisher.start()
+    worker.start()
+    tracker = PaidTracker(worker.settings)
+    try:
+        await worker.wait_web()
+        await tracker.start()
+        skus = [f"BENCH-{n:03d}" for n in range(sku_count)]
+        await publisher.publish([AdjustStock(sku=sku, set_to=10_000_000) for sku in skus])
+        warmup = await place_orders(publisher, skus, 2.0, 20, tracker)
+        await tracker.wait_for(list(warmup), 120)
+        print(f"worker {worker.app_id}: {sku_count} SKUs, phases of {seconds:.0f}s", flush=True)
+
+        applied_before = await records_applied(worker)
+        started = time.perf_counter()
+        at_max = await place_orders(publisher, skus, seconds, None, tracker)
+        await tracker.wait_for(list(at_max), 600)
+        max_rate = report("max rate", at_max, tracker.paid)
+        await asyncio.sleep(2)  # let the shipping and projection tail settle
+        saga_records = (await records_applied(worker) - applied_before) / (
+            time.perf_counter() - started - 2
+        )
+
+        paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker)
+        await tracker.wait_for(list(paced), 600)
+        report(f"fixed {max_rate / 2:.0f}/s (half max)", paced, tracker.paid)
+
+        sample = encode(
+            new_order([OrderLine(sku="BENCH-000", quantity=1, unit_price_cents=999)], "tok_visa")
+        )
+        raw = await raw_loop(worker.settings, 20_000, sample)
+        print(
+            f"records/s: saga {saga_records:8.1f}   raw consume->produce {raw:8.1f}   "
+            f"ratio {saga_records / raw:5.3f}",
+            flush=True,
+        )
+    finally:
+        tracker.stop()
+        await publisher.stop()
+        worker.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--skus", type=int, default=20)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.skus))

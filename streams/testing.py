@@ -1,0 +1,100 @@
+"""A stream worker of its own, for tests and benchmarks: ``python -m streams worker`` as a
+process with a topic prefix, app id, data folder and web port that no other system shares."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from shopstream.settings import Settings
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class IsolatedWorker:
+    def __init__(
+        self, settings: Settings, folder: Path, name: str = "isolated", **env: str
+    ) -> None:
+        run = uuid.uuid4().hex[:8]
+        self.app_id = f"{name}-{run}"
+        # What a client of this worker (a publisher, an observer) must use.
+        self.settings = settings.model_copy(
+            update={"topic_prefix": f"{name}-{run}.", "worker_app_id": self.app_id}
+        )
+        self.folder = folder
+        self.env = env
+        self.web_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / f"{self.app_id}-{self.runs}.log"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/metrics"
+
+    def start(self, fresh_data: bool = False) -> None:
+        """Start the worker; ``fresh_data``: with an empty data folder (tables from changelogs)."""
+        self.runs += 1
+        data = self.folder / f"{self.app_id}-data-{self.runs if fresh_data else 1}"
+        env = {
+            **os.environ,
+            "SHOPSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
+            "SHOPSTREAM_WORKER_APP_ID": self.app_id,
+            "SHOPSTREAM_WORKER_DATA_DIR": str(data),
+            "SHOPSTREAM_PORTS__WORKER_WEB": str(self.web_port),
+            **self.env,
+        }
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams", "--quiet", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """kill -9, the whole process group: no goodbye, no commit."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    async def wait_web(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient() as client:
+            while True:
+                if self.process is None or self.process.poll() is not None:
+                    raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+                try:
+                    if (await client.get(self.metrics_url)).is_success:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker web did not answer within {timeout_s:.0f}s")
+                await asyncio.sleep(0.2)
