@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.web import Request, Response, View
 
 from shopstream.logs import logging_config
@@ -10,6 +14,14 @@ from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
 from streams.publisher import layout
+
+
+class IdempotentProducer(aiokafka_driver.Producer):
+    """Faust's producer with Kafka's idempotence on outside transactions too: a retried send
+    is written once. (Faust enables it only under exactly_once, which is not used here.)"""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "enable_idempotence": True}
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -34,6 +46,9 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.ports.worker_web,
         logging_config=logging_config(settings.log_level),
     )
+
+    # On this app's transport only: the instance attribute shadows the driver's class default.
+    app.transport.Producer = IdempotentProducer  # type: ignore[misc]
 
     @app.page("/metrics")
     async def metrics(view: View, request: Request) -> Response:

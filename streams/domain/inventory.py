@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Final, Self, TypeAlias, TypeVar
 from uuid import UUID
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 from streams.contract import (
     AdjustStock,
@@ -64,6 +64,9 @@ class Reservation(Record):
 
 
 class Stock(Record):
+    # A stored row, read back by newer code: a field since dropped is ignored, not refused.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     sku: Id
     on_hand: NonNegativeInt = 0
     reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id

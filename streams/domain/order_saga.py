@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Final, TypeAlias
 from uuid import UUID, uuid5
 
-from pydantic import NonNegativeInt
+from pydantic import ConfigDict, NonNegativeInt
 
 from streams.contract import (
     Address,
@@ -101,6 +101,9 @@ class SagaPolicy:
 
 class OrderState(Record):
     """One order as the saga knows it; stored as JSON in the orders agent's table."""
+
+    # A stored row, read back by newer code: a field since dropped is ignored, not refused.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     order_id: Id
     user_id: Id

@@ -296,3 +296,8 @@ def test_every_applied_command_advances_the_revision() -> None:
     first, _ = apply_command(stock(10), reserve_cmd("ord-1"), NOW)
     second, _ = apply_command(first, reserve_cmd("ord-2"), NOW)
     assert (first.revision, second.revision) == (1, 2)
+
+
+def test_a_stored_row_with_a_field_since_dropped_still_loads() -> None:
+    row = stock(3).model_dump() | {"recent_adjustments": []}
+    assert Stock.model_validate(row).on_hand == 3
