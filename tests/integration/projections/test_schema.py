@@ -47,7 +47,12 @@ async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
     finally:
         await connection.close()
     assert (first, second) == (LATEST, [])
-    assert {row["table_name"] for row in tables} == {"orders", "order_lines", "schema_migrations"}
+    assert {row["table_name"] for row in tables} == {
+        "orders",
+        "order_lines",
+        "stock_levels",
+        "schema_migrations",
+    }
     assert [row["version"] for row in ledger] == LATEST
 
 
