@@ -177,6 +177,10 @@ async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
             await consumer.stop()
     finally:
         await producer.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+        await admin.start()
+        await admin.delete_topics([source, sink])
+        await admin.close()
 
 
 async def main(seconds: float, sku_count: int) -> None:
@@ -224,6 +228,7 @@ async def main(seconds: float, sku_count: int) -> None:
         tracker.stop()
         await publisher.stop()
         worker.stop()
+        await worker.delete_topics()
 
 
 if __name__ == "__main__":

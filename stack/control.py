@@ -41,21 +41,30 @@ def select(settings: Settings, names: Sequence[str] = ()) -> list[Part]:
 
 
 async def up(settings: Settings, parts: list[Part], progress: Progress) -> None:
-    """Install, start and wait for every part; on failure stop what this call started."""
+    """Install, start and wait for every part; on failure stop what this call started.
+
+    Infrastructure first, all of it at once; the applications once it is ready, since they
+    connect to it as they start.
+    """
     for part in parts:
         part.install(progress)
     started: list[Part] = []
+    stages = [
+        [part for part in parts if not isinstance(part, APPLICATIONS)],
+        [part for part in parts if isinstance(part, APPLICATIONS)],
+    ]
     try:
-        for part in parts:
-            if part.is_running():
-                progress(f"{part.name:<9} already running at {part.address}")
-                continue
-            progress(f"{part.name:<9} starting")
-            part.start(progress)
-            started.append(part)
-        await asyncio.gather(*(_wait_ready(part, settings, progress) for part in parts))
-        for part in parts:
-            await part.after_ready(progress)
+        for stage in stages:
+            for part in stage:
+                if part.is_running():
+                    progress(f"{part.name:<9} already running at {part.address}")
+                    continue
+                progress(f"{part.name:<9} starting")
+                part.start(progress)
+                started.append(part)
+            await asyncio.gather(*(_wait_ready(part, settings, progress) for part in stage))
+            for part in stage:
+                await part.after_ready(progress)
     except BaseException:
         for part in reversed(started):
             part.stop()

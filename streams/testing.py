@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shopstream.settings import Settings
 
@@ -83,6 +84,21 @@ class IsolatedWorker:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    async def delete_topics(self) -> None:
+        """Remove this worker's topics and its tables' changelogs, keeping the broker lean."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            ours = [
+                name
+                for name in await admin.list_topics()
+                if name.startswith((self.settings.topic_prefix, f"{self.app_id}-"))
+            ]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
 
     async def wait_web(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

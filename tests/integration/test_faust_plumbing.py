@@ -69,6 +69,16 @@ async def _create_topics(settings: Settings, names: list[str]) -> None:
         await admin.close()
 
 
+async def _delete_topics(settings: Settings, app_id: str) -> None:
+    """The run's topics and the table's changelog: the broker stays lean across runs."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([n for n in await admin.list_topics() if n.startswith(app_id)])
+    finally:
+        await admin.close()
+
+
 async def _send_words(settings: Settings, topic: str, words: list[str]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await producer.start()
@@ -111,4 +121,6 @@ async def test_table_counts_survive_a_restart_through_the_changelog(
         seen = await _read_counts_until(consumer, {"apple": 4, "pear": 2}, seen)
     finally:
         await consumer.stop()
+        counter_worker.stop()
+        await _delete_topics(stack_settings, counter_worker.app_id)
     assert seen == {"apple": 4, "pear": 2}

@@ -248,6 +248,7 @@ async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> 
             watching.cancel()
         await publisher.stop()
         worker.stop()
+        await worker.delete_topics()
 
 
 @pytest.fixture(scope="module")
