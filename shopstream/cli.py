@@ -88,8 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     status = 0
     while not stopping:
-        died = [part for part in parts if part.died() or not part.is_running()]
-        if died:
+        if not any(part.is_running() for part in parts):
+            say("everything was stopped (`make stop`)")
+            return 0
+        # A part that exits on its own (its pid file still there) takes the system down.
+        if died := [part for part in parts if part.died()]:
             for part in died:
                 say(f"{part.name} stopped unexpectedly; its log ends:\n{part.log_tail()}")
             status = 1
