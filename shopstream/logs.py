@@ -50,7 +50,12 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
 def configure_logging(component: str, level: str = "INFO") -> None:
     """Route structlog and stdlib logging to one JSON line per event on stderr."""
     structlog.configure(
-        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            # First: a record below the level is dropped before any work is done for it.
+            structlog.stdlib.filter_by_level,
+            *_SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
