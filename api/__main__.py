@@ -1,14 +1,37 @@
-"""Run the gateway: ``python -m api`` (uvicorn, JSON logs, settings from the environment)."""
+"""The gateway's command line.
 
-import uvicorn
+python -m api                          serve (uvicorn, JSON logs, settings from the env)
+python -m api create-admin EMAIL       make EMAIL an admin (creating the account if needed;
+                                       the password is read from stdin or prompted for)
+python -m api openapi > openapi.json   the OpenAPI document of every router
+"""
 
-from api.main import create_app
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+
+import asyncpg
+from pydantic import TypeAdapter, ValidationError
+
+from api.schema import migrate
+from api.schemas.users import NewPassword
+from api.security import PasswordHasher
+from api.services.users import create_admin
 from shopstream.logs import configure_logging
-from shopstream.settings import get_settings
+from shopstream.settings import Settings, get_settings
 
 
-def main() -> None:
-    settings = get_settings()
+def serve(settings: Settings) -> int:
+    # Imported here: create-admin needs neither, and a command line should start quickly.
+    import uvicorn
+
+    from api.main import create_app
+
     configure_logging("gateway", settings.log_level)
     uvicorn.run(
         create_app(settings),
@@ -18,7 +41,60 @@ def main() -> None:
         access_log=False,  # the gateway's middleware logs each request with its trace id
         proxy_headers=False,
     )
+    return 0
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password for the new admin: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the passwords differ")
+    return first
+
+
+async def _create_admin(settings: Settings, email: str, name: str) -> str:
+    email = email.strip().lower()
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1)
+    try:
+        await migrate(pool)
+        exists = await pool.fetchval("SELECT true FROM users WHERE email = $1", email)
+        password = None
+        if not exists:
+            try:  # the same rule as registration's
+                password = TypeAdapter(NewPassword).validate_python(_read_password())
+            except ValidationError as error:
+                raise SystemExit(f"password refused: {error.errors()[0]['msg']}") from error
+        account, created = await create_admin(pool, PasswordHasher(settings), email, name, password)
+    finally:
+        await pool.close()
+    verb = "created" if created else "promoted"
+    return f"{verb} admin {account.email} ({account.user_id})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the gateway (the default)")
+    admin = commands.add_parser("create-admin", help="make an account an admin")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Administrator")
+    commands.add_parser("openapi", help="print the OpenAPI document (JSON)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "create-admin":
+        print(asyncio.run(_create_admin(settings, args.email, args.name)))
+        return 0
+    if args.command == "openapi":
+        from api.main import create_app
+
+        every_router = settings.model_copy(
+            update={"gateway_routers": frozenset({"users", "products", "orders"})}
+        )
+        print(json.dumps(create_app(every_router).openapi(), indent=2))
+        return 0
+    return serve(settings)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,17 +1,36 @@
-"""The gateway's app factory."""
+"""The gateway's app factory: which routers a process serves is a setting.
+
+One image runs as several deployments (users, products, orders) or, locally, as one process
+serving all of them; each process opens only the connections its routers need.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from api.limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import health
+from api.resources import open_resources
+from api.routes import health, orders, products, users
 from shopstream.settings import Settings, get_settings
+
+ROUTERS = {"users": users.router, "products": products.router, "orders": orders.router}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings) as resources:
+            app.state.resources = resources
+            yield
+
     app = FastAPI(
         title="shopstream",
         version="0.1.0",
@@ -19,9 +38,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # Bodies are small JSON documents; image uploads have their own cap.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits_by_path=products.BODY_LIMITS,
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
+    for name in sorted(settings.gateway_routers):
+        app.include_router(ROUTERS[name])
+    install_openapi(app)
     return app

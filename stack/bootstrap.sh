@@ -51,7 +51,9 @@ wanted=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f .venv/.installed || $(cat .venv/.installed) != "$wanted" ]]; then
   [[ -x .venv/bin/python ]] || { step "creating .venv"; "$uv" venv -q -p "$python" .venv; }
   step "installing Python packages from requirements.lock"
-  "$uv" pip sync -p .venv/bin/python requirements.lock
+  # Compiled now: processes run with PYTHONDONTWRITEBYTECODE set would otherwise compile every
+  # import at every start (5-10 s each).
+  "$uv" pip sync -p .venv/bin/python --compile-bytecode requirements.lock
   "$uv" pip install -q -p .venv/bin/python --no-deps -e .
   echo "$wanted" > .venv/.installed
 fi

@@ -1,0 +1,212 @@
+"""Orders: place (idempotent), read, follow, cancel, retry payment; admins list them all."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Body, Header, Path, Query, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from api.deps import (
+    AdminUser,
+    CurrentUser,
+    DynamoDep,
+    IdempotencyDep,
+    PoolDep,
+    PublisherDep,
+    SettingsDep,
+)
+from api.openapi import problems
+from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
+from api.schemas.orders import (
+    OrderAccepted,
+    OrderCancel,
+    OrderCommandAccepted,
+    OrderCreate,
+    OrderPage,
+    OrderPublic,
+    OrderTimeline,
+    PaymentRetry,
+    ShippingAddressChange,
+)
+from api.services import orders
+from api.services.orders import AdminOrderFilters
+from streams.contract import OrderStatus
+
+router = APIRouter(tags=["orders"])
+
+# The saga's ids (ours are ord_<hex>; the command line's ord-<hex>): URL-safe characters only.
+ORDER_ID_PATTERN: Final = r"^[A-Za-z0-9._-]{1,100}$"
+OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, examples=["ord_6f1c0e..."])]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Before = Annotated[
+    str | None,
+    Query(pattern=ORDER_ID_PATTERN, description="`next_before` of the previous page"),
+]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",  # visible ASCII: a UUID is the usual choice
+        description="A key unique to this order, e.g. a UUID. Retrying with the same key and "
+        "body returns the same answer and never makes a second order.",
+    ),
+]
+_LOCATION_HEADER = {
+    "Location": {"description": "Where the order can be followed", "schema": {"type": "string"}}
+}
+
+
+@router.post(
+    "/orders",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OrderAccepted,
+    summary="Place an order; 202 once it is durably in the event stream",
+    responses={
+        202: {"headers": _LOCATION_HEADER},
+        **problems(401, 413, 422, 503),
+    },
+)
+async def place_order(
+    body: OrderCreate,
+    idempotency_key: IdempotencyKey,
+    user: CurrentUser,
+    pool: PoolDep,
+    publisher: PublisherDep,
+    store: IdempotencyDep,
+) -> Response:
+    """Prices and the total come from the catalog; 202 means the order is in Kafka and the saga
+    has it. ``Location`` answers 404 for the moment the status projection takes to catch up.
+
+    Send a fresh ``Idempotency-Key`` per order and the same one on every retry of it: the
+    retry gets the first answer again (with ``Idempotent-Replayed: true``), never a second
+    order. The same key with another body is refused (422).
+    """
+    placed = await orders.place_order(pool, publisher, store, user, idempotency_key, body)
+    stored = placed.response
+    headers = {"Location": stored.location} if stored.location else {}
+    if placed.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    # The stored body as it was first sent, byte for byte, however often it is replayed.
+    return Response(
+        stored.body, status_code=stored.status, headers=headers, media_type="application/json"
+    )
+
+
+@router.get("/orders", summary="My orders, newest first", responses=problems(401))
+async def list_my_orders(
+    user: CurrentUser,
+    pool: PoolDep,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    before: Before = None,
+) -> OrderPage:
+    return await orders.list_own_orders(pool, user, limit, before)
+
+
+@router.get(
+    "/orders/{order_id}",
+    summary="One order (mine; admins: any)",
+    responses=problems(401, 404),
+)
+async def get_order(order_id: OrderIdPath, user: CurrentUser, pool: PoolDep) -> OrderPublic:
+    return orders.order_public(await orders.visible_order(pool, user, order_id))
+
+
+@router.get(
+    "/orders/{order_id}/events",
+    summary="The order's timeline: every event, oldest first",
+    responses=problems(401, 404),
+)
+async def order_events(
+    order_id: OrderIdPath,
+    user: CurrentUser,
+    pool: PoolDep,
+    dynamodb: DynamoDep,
+    settings: SettingsDep,
+) -> OrderTimeline:
+    return await orders.timeline(pool, dynamodb, settings, user, order_id)
+
+
+def _accepted(order_id: str, detail: str) -> JSONResponse:
+    body = OrderCommandAccepted(order_id=order_id, detail=detail)
+    return JSONResponse(
+        body.model_dump(), status_code=202, headers={"Location": f"/orders/{order_id}"}
+    )
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OrderCommandAccepted,
+    summary="Ask to cancel the order (before it ships); paid orders are refunded",
+    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 503)},
+)
+async def cancel_order(
+    order_id: OrderIdPath,
+    user: CurrentUser,
+    pool: PoolDep,
+    publisher: PublisherDep,
+    body: Annotated[OrderCancel | None, Body()] = None,
+) -> JSONResponse:
+    await orders.cancel(pool, publisher, user, order_id, body.reason if body else None)
+    return _accepted(order_id, "Cancellation requested; the order's status shows when it is done.")
+
+
+@router.post(
+    "/orders/{order_id}/payment",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OrderCommandAccepted,
+    summary="Pay again with another card after a failed payment",
+    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 403, 404, 409, 413, 503)},
+)
+async def retry_payment(
+    order_id: OrderIdPath,
+    body: PaymentRetry,
+    user: CurrentUser,
+    pool: PoolDep,
+    publisher: PublisherDep,
+) -> JSONResponse:
+    await orders.retry_payment(pool, publisher, user, order_id, body.payment_token)
+    return _accepted(order_id, "Payment retry requested; stock is reserved again first.")
+
+
+@router.patch(
+    "/orders/{order_id}",
+    summary="Change the shipping address before shipment (not supported yet: 409)",
+    responses=problems(401, 404, 409, 413),
+)
+async def change_order(
+    order_id: OrderIdPath, body: ShippingAddressChange, user: CurrentUser, pool: PoolDep
+) -> OrderPublic:
+    # Refuses, for now, with the reason (404 for orders not the caller's, 409 otherwise).
+    await orders.change_shipping_address(pool, user, order_id)
+
+
+@router.get(
+    "/admin/orders",
+    summary="Every order, newest first, filtered (admin)",
+    tags=["admin"],
+    responses=problems(401, 403),
+)
+async def list_all_orders(
+    admin: AdminUser,
+    pool: PoolDep,
+    order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    user_id: Annotated[CleanStr | None, Query(pattern=r"^\S+$", max_length=100)] = None,
+    placed_from: Annotated[AwareDatetime | None, Query(description="Placed at or after")] = None,
+    placed_to: Annotated[AwareDatetime | None, Query(description="Placed before")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    before: Before = None,
+) -> OrderPage:
+    filters = AdminOrderFilters(
+        status=order_status,
+        user_id=user_id,
+        placed_from=placed_from,
+        placed_to=placed_to,
+        limit=limit,
+        before=before,
+    )
+    return await orders.list_all_orders(pool, filters)

@@ -1,0 +1,112 @@
+"""The gateways' PostgreSQL tables (users, products, product images), as migrations.
+
+One database, one ledger: these migrations are recorded in the projections' own
+``schema_migrations`` table, with versions from 100 up so that they can never collide with the
+projections' (1, 2, ...), which ``streams.projections.schema.migrate`` applies and which leaves
+versions it does not know alone. ``migrate`` here runs the projections' migrations first, inside
+its own transaction: their advisory lock is then held until the gateways' migrations are applied
+too, so gateways and workers starting together still apply each migration exactly once, and the
+gateways can rely on the projections' tables (``stock_levels``, ``orders``) existing.
+
+The same rules as the projections' migrations hold: append, never edit an applied one, and stay
+compatible with the previous release's code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import asyncpg
+
+from streams.projections.schema import Migration
+from streams.projections.schema import migrate as migrate_projections
+
+FIRST_VERSION: Final = 100
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        100,
+        "gateway users",
+        """
+        CREATE TABLE users (
+            user_id       text PRIMARY KEY,
+            -- Normalised (trimmed, lower case) by the gateway before it gets here.
+            email         text NOT NULL UNIQUE,
+            name          text NOT NULL,
+            password_hash text NOT NULL,
+            role          text NOT NULL CHECK (role IN ('customer', 'admin')),
+            -- Bumped when the password changes: refresh tokens issued before it are refused.
+            token_version integer NOT NULL DEFAULT 1,
+            created_at    timestamptz NOT NULL DEFAULT now(),
+            updated_at    timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
+    Migration(
+        101,
+        "gateway catalog: products and their images",
+        """
+        CREATE TABLE products (
+            sku         text PRIMARY KEY,
+            name        text NOT NULL,
+            description text NOT NULL DEFAULT '',
+            category    text NOT NULL,
+            price_cents bigint NOT NULL CHECK (price_cents >= 0),
+            currency    char(3) NOT NULL,
+            -- Weighted so that a match in the name ranks above one in the description. The
+            -- two-argument to_tsvector is immutable, which a generated column requires.
+            search      tsvector GENERATED ALWAYS AS (
+                            setweight(to_tsvector('english', name), 'A')
+                            || setweight(to_tsvector('english', category), 'B')
+                            || setweight(to_tsvector('english', description), 'C')
+                        ) STORED,
+            -- Products are withdrawn, not deleted: orders and stock keep referring to the SKU,
+            -- and a SKU is never reused for something else.
+            deleted_at  timestamptz,
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            updated_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX products_search ON products USING gin (search);
+        CREATE INDEX products_by_category_price ON products (category, price_cents)
+            WHERE deleted_at IS NULL;
+        CREATE INDEX products_by_price ON products (price_cents) WHERE deleted_at IS NULL;
+
+        CREATE TABLE product_images (
+            image_id     text PRIMARY KEY,
+            sku          text NOT NULL REFERENCES products (sku),
+            object_key   text NOT NULL,
+            url          text NOT NULL,
+            content_type text NOT NULL,
+            size_bytes   integer NOT NULL CHECK (size_bytes > 0),
+            created_at   timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX product_images_by_sku ON product_images (sku, created_at);
+        """,
+    ),
+)
+
+
+async def migrate(pool: asyncpg.Pool) -> list[int]:
+    """Apply the projections' and then the gateways' missing migrations; return the versions.
+
+    Idempotent and safe from several processes at once (see the module docstring).
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        # The projections' migrate takes the shared advisory lock and creates the ledger; as a
+        # nested transaction (a savepoint) here, its lock lasts until this transaction ends.
+        applied = await migrate_projections(connection)
+        rows = await connection.fetch(
+            "SELECT version FROM schema_migrations WHERE version >= $1", FIRST_VERSION
+        )
+        done = {row["version"] for row in rows}
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            await connection.execute(migration.sql)
+            await connection.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+            applied.append(migration.version)
+        return applied

@@ -1,0 +1,326 @@
+"""Placing orders and asking the saga to act on them; reading them from the read models.
+
+An order is acknowledged (202) only once its OrderPlaced is acknowledged by Kafka; prices and
+the total come from the catalog at that moment. Whether the order then gets its stock, its
+payment and its parcel is the saga's business. Cancelling and retrying a payment are requests
+to the saga: the gateway refuses early what the order's state machine would refuse anyway
+(``streams.domain.order_status``), and the saga decides again when the event arrives.
+
+Reads come from the status projection, which trails Kafka by a moment: an order just accepted
+may answer 404 for that moment, and its list entry appears a little later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, NoReturn
+
+import asyncpg
+
+from api.dynamo import DynamoDBClient
+from api.idempotency import IdempotencyStore, StoredResponse
+from api.problems import Conflict, Forbidden, NotFound, Unprocessable
+from api.schemas.orders import (
+    AddressPublic,
+    OrderAccepted,
+    OrderCreate,
+    OrderEventPublic,
+    OrderLinePublic,
+    OrderPage,
+    OrderPublic,
+    OrderSummaryPublic,
+    OrderTimeline,
+)
+from api.security import Principal
+from api.services.events import publish, request_trace
+from api.services.products import catalog_prices
+from shopstream.logs import get_logger
+from shopstream.settings import Settings
+from streams.contract import (
+    AnyEvent,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentRetryRequested,
+    decode,
+    encode,
+)
+from streams.domain.order_status import TERMINAL, TransitionRefused, transition
+from streams.projections.history import order_timeline
+from streams.projections.order_status import (
+    OrderDetail,
+    OrderSummary,
+    get_order,
+    list_orders_for_user,
+)
+from streams.publisher import EventPublisher
+
+log = get_logger(__name__)
+
+# Payment tokens stay out of the idempotency table; a replay has the same body, so its token.
+_REDACTED: Final = "redacted"
+_NOT_FOUND = "No order {order_id}."
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    response: StoredResponse
+    replayed: bool
+
+
+async def place_order(
+    pool: asyncpg.Pool,
+    publisher: EventPublisher,
+    store: IdempotencyStore,
+    user: Principal,
+    idempotency_key: str,
+    body: OrderCreate,
+) -> PlacedOrder:
+    fingerprint = store.fingerprint("POST", "/orders", body.model_dump(mode="json"))
+    try:
+        order = await _price(pool, user, body)
+    except Unprocessable:
+        # The catalog may have changed since this key's first request: a retry still gets the
+        # answer the first one got.
+        earlier = await store.find(user.user_id, idempotency_key, fingerprint)
+        if earlier is None:
+            raise
+        await publish(publisher, _restore(earlier.events, body.payment_token))
+        return PlacedOrder(earlier, replayed=True)
+    accepted = OrderAccepted(
+        order_id=order.order_id,
+        status=OrderStatus.PENDING,
+        lines=[_line(line) for line in order.lines],
+        total_cents=order.total_cents,
+        currency=order.currency,
+        shipping_address=AddressPublic.model_validate(order.shipping_address.model_dump()),
+    )
+    candidate = StoredResponse(
+        status=202,
+        body=accepted.model_dump_json(),
+        location=f"/orders/{order.order_id}",
+        events=(encode(order.model_copy(update={"payment_token": _REDACTED})).decode(),),
+    )
+    stored, fresh = await store.claim(user.user_id, idempotency_key, fingerprint, candidate)
+    await publish(publisher, _restore(stored.events, body.payment_token))
+    if fresh:
+        log.info("order placed", order_id=order.order_id, total_cents=order.total_cents)
+    return PlacedOrder(stored, replayed=not fresh)
+
+
+async def _price(pool: asyncpg.Pool, user: Principal, body: OrderCreate) -> OrderPlaced:
+    prices = await catalog_prices(pool, [line.sku for line in body.lines])
+    missing = [line.sku for line in body.lines if line.sku not in prices]
+    if missing:
+        raise Unprocessable(f"Not in the catalog: {', '.join(missing)}.")
+    currencies = sorted({price.currency for price in prices.values()})
+    if len(currencies) > 1:
+        raise Unprocessable(
+            f"The lines are priced in {' and '.join(currencies)}; one order pays in one currency."
+        )
+    lines = tuple(
+        OrderLine(
+            sku=line.sku, quantity=line.quantity, unit_price_cents=prices[line.sku].price_cents
+        )
+        for line in body.lines
+    )
+    return OrderPlaced(
+        order_id=f"ord_{uuid.uuid4().hex}",
+        user_id=user.user_id,
+        lines=lines,
+        total_cents=sum(line.subtotal_cents for line in lines),
+        currency=currencies[0],
+        shipping_address=body.shipping_address.to_contract(),
+        payment_token=body.payment_token,
+        **request_trace(),
+    )
+
+
+def _restore(events: tuple[str, ...], payment_token: str) -> list[AnyEvent]:
+    restored: list[AnyEvent] = []
+    for raw in events:
+        event = decode(raw.encode())
+        if "payment_token" in type(event).model_fields:
+            event = event.model_copy(update={"payment_token": payment_token})
+        restored.append(event)
+    return restored
+
+
+def _line(line: OrderLine) -> OrderLinePublic:
+    return OrderLinePublic(
+        sku=line.sku,
+        quantity=line.quantity,
+        unit_price_cents=line.unit_price_cents,
+        subtotal_cents=line.subtotal_cents,
+    )
+
+
+async def visible_order(pool: asyncpg.Pool, user: Principal, order_id: str) -> OrderDetail:
+    """The order if this caller may see it. Another customer's order is "not found", exactly
+    like an order that does not exist: its existence is not the caller's to learn."""
+    order = await get_order(pool, order_id)
+    if order is None or (order.user_id != user.user_id and not user.is_admin):
+        raise NotFound(_NOT_FOUND.format(order_id=order_id))
+    return order
+
+
+def order_public(order: OrderDetail) -> OrderPublic:
+    return OrderPublic(
+        **_summary(order).model_dump(),
+        lines=[_line(line) for line in order.lines],
+        shipping_address=AddressPublic.model_validate(order.shipping_address.model_dump()),
+        paid_cents=order.paid_cents,
+        refunded_cents=order.refunded_cents,
+    )
+
+
+def _summary(order: OrderSummary) -> OrderSummaryPublic:
+    return OrderSummaryPublic(
+        order_id=order.order_id,
+        user_id=order.user_id,
+        status=order.status,
+        status_reason=order.status_reason,
+        total_cents=order.total_cents,
+        currency=order.currency,
+        tracking_number=order.tracking_number,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+async def list_own_orders(
+    pool: asyncpg.Pool, user: Principal, limit: int, before: str | None
+) -> OrderPage:
+    # One more than asked tells whether another page follows.
+    orders = await list_orders_for_user(pool, user.user_id, limit + 1, before)
+    return _page([_summary(order) for order in orders], limit)
+
+
+def _page(items: list[OrderSummaryPublic], limit: int) -> OrderPage:
+    more = len(items) > limit
+    items = items[:limit]
+    return OrderPage(items=items, next_before=items[-1].order_id if more and items else None)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminOrderFilters:
+    status: OrderStatus | None = None
+    user_id: str | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    limit: int = 20
+    before: str | None = None
+
+
+# Keyset paging on (created_at, order_id) like the customer's list; every filter is a parameter
+# switched off by NULL. The cursor is looked up in the same statement.
+_ADMIN_LIST: Final = """
+SELECT order_id, user_id, status, status_reason, total_cents, currency, tracking_number,
+       version, created_at, updated_at
+FROM orders
+WHERE ($1::text IS NULL OR status = $1)
+  AND ($2::text IS NULL OR user_id = $2)
+  AND ($3::timestamptz IS NULL OR created_at >= $3)
+  AND ($4::timestamptz IS NULL OR created_at < $4)
+  AND ($5::text IS NULL OR (created_at, order_id) < (
+        SELECT created_at, order_id FROM orders WHERE order_id = $5))
+ORDER BY created_at DESC, order_id DESC
+LIMIT $6
+"""
+
+
+async def list_all_orders(pool: asyncpg.Pool, filters: AdminOrderFilters) -> OrderPage:
+    rows = await pool.fetch(
+        _ADMIN_LIST,
+        filters.status.value if filters.status else None,
+        filters.user_id,
+        filters.placed_from,
+        filters.placed_to,
+        filters.before,
+        filters.limit + 1,
+    )
+    orders = [_summary(OrderSummary.model_validate(dict(row))) for row in rows]
+    return _page(orders, filters.limit)
+
+
+async def timeline(
+    pool: asyncpg.Pool,
+    dynamodb: DynamoDBClient,
+    settings: Settings,
+    user: Principal,
+    order_id: str,
+) -> OrderTimeline:
+    await visible_order(pool, user, order_id)
+    entries = await order_timeline(settings, order_id, client=dynamodb)
+    return OrderTimeline(
+        order_id=order_id,
+        events=[
+            OrderEventPublic(
+                event_id=str(entry.event_id),
+                type=entry.type,
+                occurred_at=entry.occurred_at,
+                trace_id=entry.trace_id,
+                summary=entry.summary,
+            )
+            for entry in entries
+        ],
+    )
+
+
+async def cancel(
+    pool: asyncpg.Pool,
+    publisher: EventPublisher,
+    user: Principal,
+    order_id: str,
+    reason: str | None,
+) -> None:
+    order = await visible_order(pool, user, order_id)
+    try:
+        transition(order.status, OrderStatus.CANCELLED)
+    except TransitionRefused as refusal:
+        raise Conflict(f"The order cannot be cancelled: {refusal.reason}.") from refusal
+    who = "the customer" if order.user_id == user.user_id else "an admin"
+    why = f"requested by {who}: {reason}" if reason else f"requested by {who}"
+    await publish(publisher, [OrderCancelled(order_id=order_id, reason=why, **request_trace())])
+
+
+async def retry_payment(
+    pool: asyncpg.Pool,
+    publisher: EventPublisher,
+    user: Principal,
+    order_id: str,
+    payment_token: str,
+) -> None:
+    order = await visible_order(pool, user, order_id)
+    if order.user_id != user.user_id:
+        raise Forbidden("Only the customer who placed the order can pay for it.")
+    try:
+        # Only a failed payment leads back to PENDING, which is what a retry does.
+        transition(order.status, OrderStatus.PENDING)
+    except TransitionRefused as refusal:
+        raise Conflict(
+            f"A payment can be retried only after a failed one: {refusal.reason}."
+        ) from refusal
+    await publish(
+        publisher,
+        [PaymentRetryRequested(order_id=order_id, payment_token=payment_token, **request_trace())],
+    )
+
+
+_SHIPPED: Final = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+
+async def change_shipping_address(pool: asyncpg.Pool, user: Principal, order_id: str) -> NoReturn:
+    """Always refuses for now: the saga has no event for it (ShippingAddressChanged proposed)."""
+    order = await visible_order(pool, user, order_id)
+    if order.status in _SHIPPED:
+        raise Conflict("The parcel has left the warehouse; its address can no longer change.")
+    if order.status in TERMINAL:
+        raise Conflict(f"The order is {order.status}; its address can no longer change.")
+    raise Conflict(
+        "Changing the shipping address of a placed order is not supported yet; cancel the "
+        "order and place it again with the new address."
+    )
