@@ -84,6 +84,21 @@ async def records_applied(worker: IsolatedWorker) -> float:
     return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
 
 
+IDLE_S = 2.0
+
+
+async def until_idle(worker: IsolatedWorker) -> float:
+    """Wait until the worker has applied nothing for IDLE_S (the shipping and projection tail
+    of a phase), so the next phase starts on an empty pipeline; returns the records applied."""
+    last = await records_applied(worker)
+    while True:
+        await asyncio.sleep(IDLE_S)
+        now = await records_applied(worker)
+        if now == last:
+            return now
+        last = now
+
+
 async def place_orders(
     publisher: EventPublisher,
     skus: list[str],
@@ -206,10 +221,8 @@ async def main(seconds: float, sku_count: int) -> None:
         at_max = await place_orders(publisher, skus, seconds, None, tracker)
         await tracker.wait_for(list(at_max), 600)
         max_rate = report("max rate", at_max, tracker.paid)
-        await asyncio.sleep(2)  # let the shipping and projection tail settle
-        saga_records = (await records_applied(worker) - applied_before) / (
-            time.perf_counter() - started - 2
-        )
+        settled = await until_idle(worker)
+        saga_records = (settled - applied_before) / (time.perf_counter() - started - IDLE_S)
 
         paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker)
         await tracker.wait_for(list(paced), 600)
