@@ -51,6 +51,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
 
     def store() -> None:
         orders_table[state.order_id.encode()] = snapshot
+        _track_deadline(state)
 
     # The state snapshot goes out with the events (and is acknowledged with them, below):
     # the read models are built from it.
@@ -72,19 +73,36 @@ async def orders_agent(stream: faust.StreamT[bytes]) -> None:
     await consume("orders", stream.events(), channels, apply)
 
 
+# Unpaid orders' deadlines (order_id -> (deadline, trace_id)), kept as rows are stored, so the
+# timer does not decode every order ever placed on each tick. The table is scanned again now
+# and then: rows recovered from a changelog after a rebalance never went through ``store``.
+_deadlines: dict[str, tuple[datetime, str]] = {}
 # order_id -> when it was last hinted; keeps a slow agent from being sent the same hint often.
 _hinted: dict[str, float] = {}
+_RESCAN_EVERY = 60  # ticks
+_ticks = 0
+
+
+def _track_deadline(state: OrderState) -> None:
+    if state.status in _UNPAID:
+        _deadlines[state.order_id] = (state.reservation_expires_at, state.trace_id)
+    else:
+        _deadlines.pop(state.order_id, None)
+        _hinted.pop(state.order_id, None)
 
 
 @app.timer(interval=settings.expiry_check_interval_s)  # type: ignore[untyped-decorator]
 async def hint_expired_reservations() -> None:
+    global _ticks
+    if _ticks % _RESCAN_EVERY == 0:
+        for raw in orders_table.values():
+            _track_deadline(OrderState.model_validate_json(raw))
+    _ticks += 1
     now = datetime.now(UTC)
     due = []
-    for raw in orders_table.values():
-        state = OrderState.model_validate_json(raw)
-        if state.status in _UNPAID and state.reservation_expires_at <= now:
-            last = _hinted.get(state.order_id, 0.0)
-            if time.monotonic() - last > settings.expiry_check_interval_s * 4:
-                _hinted[state.order_id] = time.monotonic()
-                due.append(ReservationExpiryDue(order_id=state.order_id, trace_id=state.trace_id))
+    for order_id, (deadline, trace_id) in _deadlines.items():
+        last = _hinted.get(order_id, 0.0)
+        if deadline <= now and time.monotonic() - last > settings.expiry_check_interval_s * 4:
+            _hinted[order_id] = time.monotonic()
+            due.append(ReservationExpiryDue(order_id=order_id, trace_id=trace_id))
     await channels.publish(due)
