@@ -35,7 +35,7 @@ from stack import control
 from stack.environment import use_local_stack
 from streams.contract import AdjustStock, OrderLine, OrderStatus, OrderStatusChanged, decode, encode
 from streams.publisher import EventPublisher, layout
-from streams.testing import IsolatedWorker
+from streams.testing import IsolatedCarrier, IsolatedWorker
 from streams.topics import ORDERS_STATUS
 
 
@@ -203,12 +203,16 @@ async def main(seconds: float, sku_count: int) -> None:
     await control.up(settings, control.select(settings), lambda message: None)
     folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
     worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    # Paid orders go on to the carrier over AMQP; its simulator answers, as in production.
+    carrier = IsolatedCarrier(worker, SHOPSTREAM_LOG_LEVEL="WARNING")
     publisher = EventPublisher(worker.settings)
     await publisher.start()
     worker.start()
+    carrier.start()
     tracker = PaidTracker(worker.settings)
     try:
         await worker.wait_web()
+        await carrier.wait_ready()
         await tracker.start()
         skus = [f"BENCH-{n:03d}" for n in range(sku_count)]
         await publisher.publish([AdjustStock(sku=sku, set_to=10_000_000) for sku in skus])
@@ -241,7 +245,9 @@ async def main(seconds: float, sku_count: int) -> None:
         tracker.stop()
         await publisher.stop()
         worker.stop()
+        carrier.stop()
         await worker.delete_topics()
+        carrier.delete_queues()
 
 
 if __name__ == "__main__":

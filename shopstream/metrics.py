@@ -39,3 +39,9 @@ STREAM_LATENCY = Histogram(
     ["agent"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+CARRIER_MESSAGES = Counter(
+    "shopstream_carrier_messages_total",
+    "Messages on the carrier link, by queue and outcome (sent, handled, dead_lettered, dropped).",
+    ["queue", "outcome"],
+)

@@ -142,6 +142,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024  # per request; image uploads have their own cap
     shop_currency: str = "EUR"
 
+    # Carrier link.
+    # Shipment requests go to the carrier over AMQP (``amqp_url``); its replies come back on a
+    # queue of ours. A request unanswered this long is sent again, at most this often; then the
+    # attempt is reported as a shipping problem. The timer looks for such requests this often.
+    carrier_reply_timeout_s: float = 10.0
+    carrier_max_requests: int = 3
+    carrier_overdue_check_interval_s: float = 1.0
+    # Unacknowledged messages one consumer holds at a time.
+    carrier_prefetch: int = 16
+    # The carrier simulator (``python -m streams.carrier_simulator``): its name on labels, how
+    # long after dispatch it reports delivery, and where it serves its metrics.
+    carrier_name: str = "SimPost"
+    carrier_delivery_delay_s: float = 2.0
+    carrier_simulator_metrics_port: int = 26067
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,4 +1,5 @@
-"""The application processes, run on the stack like its other parts: gateway and worker."""
+"""The application processes, run on the stack like its other parts: gateway, worker, and the
+carrier simulator standing in for the carrier on the other end of the AMQP link."""
 
 from __future__ import annotations
 
@@ -84,3 +85,36 @@ class Worker(Part):
     def probes(self) -> list[tuple[str, Probe]]:
         url = f"{self.url}/metrics"
         return [("worker", lambda settings: _http_ok(url, settings))]
+
+
+class CarrierSimulator(Part):
+    name = "carrier"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.worker_host}:{self.settings.carrier_simulator_metrics_port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"carrier simulator metrics": self.settings.carrier_simulator_metrics_port}
+
+    @property
+    def address(self) -> str:
+        return self.url
+
+    @property
+    def daemons(self) -> list[Daemon]:
+        return [
+            Daemon(
+                name=self.name,
+                argv=[sys.executable, "-m", "streams.carrier_simulator"],
+                run_dir=self.run_dir,
+                log_path=self.log_path,
+                env=local_env(self.settings),
+            )
+        ]
+
+    @property
+    def probes(self) -> list[tuple[str, Probe]]:
+        url = f"{self.url}/metrics"
+        return [("carrier", lambda settings: _http_ok(url, settings))]

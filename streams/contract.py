@@ -324,6 +324,29 @@ class ShipmentDelivered(_ByOrder):
     type: Literal["ShipmentDelivered"] = "ShipmentDelivered"
 
 
+CarrierOutcome: TypeAlias = Literal["dispatched", "problem", "delivered"]
+
+
+class CarrierReplied(_ByOrder):
+    """What the carrier answered over the AMQP link about one shipment attempt, handed to the
+    shipping agent (which owns the order's shipment rows) to report as the events above."""
+
+    type: Literal["CarrierReplied"] = "CarrierReplied"
+    attempt: PositiveInt
+    outcome: CarrierOutcome
+    carrier: Text
+    tracking_number: Text | None = None
+    reason: Text | None = None
+
+
+class ShipmentReplyOverdue(_ByOrder):
+    """A timer saw a shipment request go unanswered too long; the shipping agent decides
+    whether to ask the carrier again."""
+
+    type: Literal["ShipmentReplyOverdue"] = "ShipmentReplyOverdue"
+    attempt: PositiveInt
+
+
 # --- the union and its codec ------------------------------------------------------------
 
 AnyEvent: TypeAlias = (
@@ -349,6 +372,8 @@ AnyEvent: TypeAlias = (
     | ShipmentDispatched
     | ShippingProblem
     | ShipmentDelivered
+    | CarrierReplied
+    | ShipmentReplyOverdue
 )
 Event: TypeAlias = Annotated[AnyEvent, Field(discriminator="type")]
 

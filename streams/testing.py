@@ -1,5 +1,6 @@
 """A stream worker of its own, for tests and benchmarks: ``python -m streams worker`` as a
-process with a topic prefix, app id, data folder and web port that no other system shares."""
+process with a topic prefix, app id, data folder and web port that no other system shares;
+and the carrier simulator beside it, on the same prefix (its AMQP queues)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shopstream.settings import Settings
+from streams.adapters import carrier_link
 
 
 def free_port() -> int:
@@ -114,3 +116,67 @@ class IsolatedWorker:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"worker web did not answer within {timeout_s:.0f}s")
                 await asyncio.sleep(0.2)
+
+
+class IsolatedCarrier:
+    """``python -m streams.carrier_simulator`` on a worker's prefix, with its metrics port."""
+
+    def __init__(self, worker: IsolatedWorker, **env: str) -> None:
+        self.worker = worker
+        self.env = env
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.worker.folder / f"{self.worker.app_id}-carrier.log"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "SHOPSTREAM_TOPIC_PREFIX": self.worker.settings.topic_prefix,
+            "SHOPSTREAM_CARRIER_SIMULATOR_METRICS_PORT": str(self.metrics_port),
+            **self.env,
+        }
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.carrier_simulator"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, timeout_s: float = 60) -> None:
+        """Its metrics answer once it consumes (it declares its queues first)."""
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient() as client:
+            while True:
+                if self.process is None or self.process.poll() is not None:
+                    raise RuntimeError(f"carrier exited: {self.log_path.read_text()[-3000:]}")
+                try:
+                    if (await client.get(self.metrics_url)).is_success:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"carrier did not answer within {timeout_s:.0f}s")
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def delete_queues(self) -> None:
+        """Remove the link's queues and exchange of this prefix, keeping the broker lean."""
+        with carrier_link.connect(self.worker.settings) as connection:
+            carrier_link.delete(connection, carrier_link.topology(self.worker.settings))

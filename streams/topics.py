@@ -21,6 +21,7 @@ from typing import Final, Literal
 
 from streams.contract import (
     AdjustStock,
+    CarrierReplied,
     CommitStock,
     EventBase,
     OrderCancelled,
@@ -37,6 +38,7 @@ from streams.contract import (
     ReserveStock,
     ShipmentDelivered,
     ShipmentDispatched,
+    ShipmentReplyOverdue,
     ShipmentRequested,
     ShippingProblem,
     StockAdjusted,
@@ -90,7 +92,11 @@ PAYMENTS_COMMANDS: Final = TopicSpec(
 PAYMENTS_EVENTS: Final = TopicSpec(
     "payments.events", "order_id", _carrying(PaymentSucceeded, PaymentFailed, PaymentRefunded)
 )
-SHIPPING_COMMANDS: Final = TopicSpec("shipping.commands", "order_id", _carrying(ShipmentRequested))
+SHIPPING_COMMANDS: Final = TopicSpec(
+    "shipping.commands",
+    "order_id",
+    _carrying(ShipmentRequested, CarrierReplied, ShipmentReplyOverdue),
+)
 SHIPPING_EVENTS: Final = TopicSpec(
     "shipping.events",
     "order_id",

@@ -1,56 +1,178 @@
-"""The shipping agent: asks the carrier to ship each paid order, and reports what it says.
+"""The shipping agent: asks the carrier over AMQP to ship each paid order, and reports its
+replies as the contract's shipping events.
 
-Each attempt's answers are kept in a table keyed by order and attempt, so a redelivered
-request is answered again without asking the carrier twice. A retry after a problem waits
-with exponential backoff before asking again.
+The agent owns one shipment row per order and attempt (``streams.domain.shipping`` decides):
+    ShipmentRequested     -> the request is published to the carrier exchange (confirmed by
+                             the broker) before the row recording it is stored;
+    CarrierReplied        -> the reply consumer below hands every carrier reply back through
+                             ``shipping.commands``, keyed by order, so the order's row has one
+                             writer; each outcome is reported once per attempt;
+    ShipmentReplyOverdue  -> a timer hints at requests left unanswered; the request is sent
+                             again (the carrier answers a repeated request the same way).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import faust
+from kombu.message import Message
+from pydantic import ValidationError
 
-from streams.adapters.carrier import SimulatedCarrier
+from shopstream.logs import get_logger
+from shopstream.metrics import CARRIER_MESSAGES
+from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
+from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
 from streams.agents.processing import Outcome, consume
 from streams.app import app, channels, settings, table
-from streams.contract import AnyEvent, EventBase, ShipmentRequested, decode, derive, encode
+from streams.carrier_topology import correlation_id
+from streams.contract import (
+    AnyEvent,
+    CarrierReplied,
+    ShipmentReplyOverdue,
+    ShipmentRequested,
+)
+from streams.domain.shipping import (
+    LinkPolicy,
+    Shipment,
+    Step,
+    on_overdue,
+    on_reply,
+    on_request,
+    overdue_hint,
+    row_key,
+)
 from streams.topics import SHIPPING_COMMANDS
 
-carrier = SimulatedCarrier()
+log = get_logger(__name__)
+
+policy = LinkPolicy(
+    reply_timeout=timedelta(seconds=settings.carrier_reply_timeout_s),
+    max_requests=settings.carrier_max_requests,
+    retry_backoff=timedelta(seconds=settings.shipping_retry_backoff_s),
+)
 shipments_table = table("shipments")
+sender = RequestSender(settings)
+
+
+def _load(order_id: str, attempt: int) -> Shipment | None:
+    raw = shipments_table.get(row_key(order_id, attempt).encode())
+    return None if raw is None else Shipment.model_validate_json(raw)
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
-    if not isinstance(event, ShipmentRequested):
-        return Outcome(refused=f"the shipping agent does not consume {event.type}")
-    key = f"{event.order_id}/shipment/{event.attempt}".encode()
-    if (answered := shipments_table.get(key)) is not None:
-        return Outcome(
-            events=[decode(raw.encode()) for raw in json.loads(answered)], duplicate=True
-        )
-    if event.attempt > 1:
-        await asyncio.sleep(settings.shipping_retry_backoff_s * 2 ** (event.attempt - 2))
-    answers: list[EventBase] = [
-        derive(
-            answer,
-            cause_id=event.event_id,
-            tag=f"{answer.type}/{index}",
-            trace_id=event.trace_id,
-            now=now,
-        )
-        for index, answer in enumerate(await carrier.ship(event))
-    ]
-    row = json.dumps([encode(answer).decode() for answer in answers]).encode()
+    match event:
+        case ShipmentRequested():
+            step = on_request(_load(event.order_id, event.attempt), event, now)
+            if step.send and (wait := policy.backoff(event.attempt).total_seconds()):
+                await asyncio.sleep(wait)
+        case CarrierReplied():
+            step = on_reply(_load(event.order_id, event.attempt), event, now)
+        case ShipmentReplyOverdue():
+            step = on_overdue(_load(event.order_id, event.attempt), event, now, policy)
+        case _:
+            return Outcome(refused=f"the shipping agent does not consume {event.type}")
+    if step.refused is not None:
+        return Outcome(refused=step.refused)
+    if step.send and step.shipment is not None:
+        await _send(step.shipment)
+    return Outcome(events=step.events, store=_storing(step), duplicate=step.duplicate)
+
+
+async def _send(shipment: Shipment) -> None:
+    request = shipment.request
+    await sender.send(
+        ShipmentOrder.of(request).model_dump_json().encode(),
+        correlation_id(request.order_id, request.attempt),
+        request.trace_id,
+    )
+    log.info("shipment requested", attempt=shipment.attempt, sends=shipment.requests_sent)
+
+
+def _storing(step: Step) -> Callable[[], None] | None:
+    shipment = step.shipment
+    if shipment is None:
+        return None
+    key = row_key(shipment.order_id, shipment.attempt).encode()
+    row = shipment.model_dump_json().encode()
 
     def store() -> None:
         shipments_table[key] = row
+        _track(shipment)
 
-    return Outcome(events=answers, store=store)
+    return store
 
 
 @app.agent(channels.source(SHIPPING_COMMANDS), name="shipping")
 async def shipping_agent(stream: faust.StreamT[bytes]) -> None:
     await consume("shipping", stream.events(), channels, apply)
+
+
+# --- replies: the reply queue -> shipping.commands ---------------------------------------
+
+
+def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        reply = CarrierReply.model_validate_json(body_of(message))
+    except ValidationError as error:
+        raise Undeliverable(f"not a carrier reply: {error.errors(include_url=False)}") from error
+    trace_id = (message.headers or {}).get("trace_id")
+    command = reply.as_command(trace_id if isinstance(trace_id, str) else None)
+    # Acknowledged to the broker only once Kafka has the command.
+    asyncio.run_coroutine_threadsafe(channels.publish([command]), loop).result(timeout=60)
+    CARRIER_MESSAGES.labels("replies", "handled").inc()
+
+
+@app.task  # type: ignore[untyped-decorator]
+async def consume_carrier_replies() -> None:
+    loop = asyncio.get_running_loop()
+    consumer = QueueConsumer(
+        settings, sender.names.reply_queue, lambda message: _handle_reply(message, loop)
+    )
+    await asyncio.to_thread(consumer.start)
+    try:
+        await asyncio.Event().wait()  # until the worker stops and cancels this task
+    finally:
+        await asyncio.to_thread(consumer.stop)
+        await asyncio.to_thread(sender.close)
+
+
+# --- silences: requests awaiting a reply -> ShipmentReplyOverdue -------------------------
+
+# Rows awaiting a reply (key -> (sent at, order, attempt, trace)), kept as rows are stored so
+# the timer does not decode every shipment ever made. Rescanned now and then: rows recovered
+# from the changelog after a rebalance never went through ``store``.
+_awaiting: dict[bytes, Shipment] = {}
+_hinted: dict[bytes, float] = {}
+_RESCAN_EVERY = 60  # ticks
+_ticks = 0
+
+
+def _track(shipment: Shipment) -> None:
+    key = row_key(shipment.order_id, shipment.attempt).encode()
+    if shipment.awaiting_reply:
+        _awaiting[key] = shipment
+    else:
+        _awaiting.pop(key, None)
+        _hinted.pop(key, None)
+
+
+@app.timer(interval=settings.carrier_overdue_check_interval_s)  # type: ignore[untyped-decorator]
+async def hint_unanswered_requests() -> None:
+    global _ticks
+    if _ticks % _RESCAN_EVERY == 0:
+        for raw in shipments_table.values():
+            _track(Shipment.model_validate_json(raw))
+    _ticks += 1
+    now = datetime.now(UTC)
+    due = []
+    for key, shipment in list(_awaiting.items()):
+        # A hint the agent has not acted on yet is not repeated for a while.
+        recently = time.monotonic() - _hinted.get(key, 0.0) < policy.reply_timeout.total_seconds()
+        if shipment.overdue(now, policy) and not recently:
+            _hinted[key] = time.monotonic()
+            due.append(overdue_hint(shipment))
+    await channels.publish(due)

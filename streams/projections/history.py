@@ -17,8 +17,8 @@ order; the id breaks ties).
 
 Only order-keyed facts are recorded. The commands addressed to inventory (keyed by sku) are the
 saga's internal traffic, and their answers (StockReserved, ...) are in the history anyway;
-timer hints (``NOT_RECORDED``) are not facts about the order, and whatever they lead to is
-recorded as the status change it causes.
+timer hints and relayed carrier replies (``NOT_RECORDED``) are not facts about the order of
+their own, and whatever they lead to is recorded (the status change, the ShipmentDispatched).
 Payment tokens are replaced before the event is stored: the history is shown to people.
 """
 
@@ -58,9 +58,10 @@ SummaryValue: TypeAlias = str | int | bool
 
 TIME_INDEX: Final = "by_time"
 REDACTED: Final = "redacted"
-# Order-keyed, but a hint rather than something that happened to the order; the timer may send
-# it more than once, each with its own id, which would clutter the timeline.
-NOT_RECORDED: Final = frozenset({"ReservationExpiryDue"})
+# Order-keyed, but hints rather than something that happened to the order (a timer may send
+# one more than once, each with its own id, which would clutter the timeline), and the
+# carrier's replies, which the shipping agent reports as the shipping events recorded anyway.
+NOT_RECORDED: Final = frozenset({"ReservationExpiryDue", "ShipmentReplyOverdue", "CarrierReplied"})
 
 # What the timeline shows of each event, beside its type and time. Anything not named here
 # stays in the full event only. A type missing here is still recorded, with an empty summary.

@@ -2,7 +2,8 @@
 
 ``streams.testing.IsolatedWorker`` runs ``python -m streams worker`` as a process with a topic
 prefix, app id and data folder of its own, so tests never meet a developer's running system.
-``Observer`` reads every topic of that prefix and the worker's table changelogs from the
+``IsolatedCarrier`` runs the carrier simulator beside it on the same prefix: shipments go over
+real AMQP. ``Observer`` reads every topic of that prefix and the worker's table changelogs from the
 beginning: what the tests assert on is what went over Kafka.
 """
 
@@ -36,7 +37,7 @@ from streams.contract import (
 from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
 from streams.publisher import EventPublisher, layout
-from streams.testing import IsolatedWorker
+from streams.testing import IsolatedCarrier, IsolatedWorker
 from streams.topics import DEAD_LETTERS, ORDERS_STATE
 
 TABLES = ("orders", "stock", "payments", "shipments")
@@ -158,6 +159,7 @@ class Saga:
     worker: IsolatedWorker
     observer: Observer
     publisher: EventPublisher
+    carrier: IsolatedCarrier
 
     @property
     def settings(self) -> Settings:
@@ -227,19 +229,27 @@ class Saga:
 
 @asynccontextmanager
 async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
-    # A short backoff: the carrier simulation fails on purpose in some journeys.
-    worker = IsolatedWorker(
-        settings, tmp_path, "saga-test", SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S="0.05", **overrides
-    )
+    # A short backoff and reply timeout: the carrier simulator fails on purpose in some journeys
+    # (and loses replies in others); deliveries are reported soon after dispatch.
+    timing = {
+        "SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": "0.05",
+        "SHOPSTREAM_CARRIER_REPLY_TIMEOUT_S": "2",
+        "SHOPSTREAM_CARRIER_OVERDUE_CHECK_INTERVAL_S": "0.5",
+        "SHOPSTREAM_CARRIER_DELIVERY_DELAY_S": "0.3",
+    }
+    worker = IsolatedWorker(settings, tmp_path, "saga-test", **(timing | overrides))
+    carrier = IsolatedCarrier(worker, **(timing | overrides))
     publisher = EventPublisher(worker.settings)
     await publisher.start()  # declares this run's topics
     worker.start()
+    carrier.start()
     observer = Observer(worker)
     watching: asyncio.Task[None] | None = None
     try:
         await worker.wait_web()
+        await carrier.wait_ready()
         watching = asyncio.create_task(observer.run())
-        saga = Saga(worker, observer, publisher)
+        saga = Saga(worker, observer, publisher, carrier)
         # Consuming starts once the group has assigned partitions: a stocktake proves it.
         await saga.stock_up(f"probe-{uuid.uuid4().hex[:6]}", 1)
         yield saga
@@ -248,7 +258,9 @@ async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> 
             watching.cancel()
         await publisher.stop()
         worker.stop()
+        carrier.stop()
         await worker.delete_topics()
+        carrier.delete_queues()
 
 
 @pytest.fixture(scope="module")

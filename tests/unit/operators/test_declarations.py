@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from operators import declarations
 from shopstream.settings import REPO_ROOT
+from streams.carrier_topology import CarrierTopology
 from streams.topics import ORDERS_STATE, TOPICS
 
 
@@ -25,3 +26,11 @@ def test_a_compacted_topic_is_declared_compacted() -> None:
 def test_scalars_that_yaml_would_misread_are_quoted() -> None:
     rendered = declarations.render([{"a": "true", "b": "1000", "c": "x, y", "d": "plain.name"}])
     assert rendered == '---\na: "true"\nb: "1000"\nc: "x, y"\nd: plain.name\n'
+
+
+def test_the_carrier_link_declares_every_queue_the_shipping_side_binds() -> None:
+    spec = declarations.carrier_link()["spec"]
+    names = CarrierTopology()
+    assert spec["exchange"]["name"] == names.exchange
+    assert {(b["queue"], b["routingKey"]) for b in spec["bindings"]} == set(names.bindings)
+    assert {queue["name"] for queue in spec["queues"]} == set(names.queues)

@@ -10,6 +10,7 @@ from streams.contract import (
     Address,
     AdjustStock,
     AnyEvent,
+    CarrierReplied,
     CommitStock,
     OrderCancelled,
     OrderLine,
@@ -27,6 +28,7 @@ from streams.contract import (
     ReserveStock,
     ShipmentDelivered,
     ShipmentDispatched,
+    ShipmentReplyOverdue,
     ShipmentRequested,
     ShippingProblem,
     StockAdjusted,
@@ -100,6 +102,10 @@ def _samples() -> list[AnyEvent]:
         ShipmentDispatched(**common, carrier="DHL", tracking_number="JD0146"),
         ShippingProblem(**common, reason="address not found", attempt=1),
         ShipmentDelivered(**common),
+        CarrierReplied(
+            **common, attempt=1, outcome="dispatched", carrier="SimPost", tracking_number="SP1"
+        ),
+        ShipmentReplyOverdue(**common, attempt=1),
     ]
 
 

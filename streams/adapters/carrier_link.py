@@ -1,0 +1,254 @@
+"""The carrier link over AMQP (kombu): declaring the topology, publishing with confirms,
+consuming a queue, and dead-lettering what a consumer cannot use.
+
+kombu is synchronous. Publishing runs on one thread of its own (one connection, one channel in
+confirm mode), so the event loop never blocks on the broker; a consumer runs
+``kombu.mixins.ConsumerMixin`` on a thread of its own, which reconnects after a broker restart.
+A message is acknowledged only after its handler returned: a crash in between redelivers it,
+and both sides are idempotent about that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from kombu.message import Message
+from kombu.messaging import Producer
+from kombu.mixins import ConsumerMixin
+
+from shopstream.logs import get_logger
+from shopstream.metrics import CARRIER_MESSAGES
+from shopstream.settings import Settings
+from streams.carrier_topology import (
+    DEAD_LETTER_KEY,
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SOURCE_HEADER,
+    EXCHANGE_TYPE,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    QUEUE_ARGUMENTS,
+    REQUEST_KEY,
+    CarrierTopology,
+)
+
+log = get_logger(__name__)
+
+JSON = "application/json"
+# Connection retries before a publish gives up (and the record is applied again later).
+_RETRY_POLICY: Mapping[str, float] = {
+    "max_retries": 5,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 2.0,
+}
+
+
+class Undeliverable(Exception):
+    """Raised by a handler for a message it can never use: it goes to the dead-letter queue."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def topology(settings: Settings) -> CarrierTopology:
+    return CarrierTopology(prefix=settings.topic_prefix)
+
+
+def connect(settings: Settings) -> Connection:
+    """A connection whose channels wait for the broker's confirm on every publish."""
+    return Connection(
+        settings.amqp_url.get_secret_value(),
+        transport_options={"confirm_publish": True},
+        connect_timeout=settings.health_timeout_s,
+        heartbeat=30,
+    )
+
+
+def exchange(names: CarrierTopology) -> Exchange:
+    return Exchange(names.exchange, type=EXCHANGE_TYPE, durable=True)
+
+
+def queues(names: CarrierTopology) -> list[Queue]:
+    return [
+        Queue(
+            queue,
+            exchange(names),
+            routing_key=key,
+            durable=True,
+            queue_arguments=dict(QUEUE_ARGUMENTS),
+        )
+        for queue, key in names.bindings
+    ]
+
+
+def declare(connection: Connection, names: CarrierTopology) -> None:
+    """Exchange, queues and bindings; declaring what exists with the same arguments is a no-op."""
+    channel = connection.default_channel
+    for queue in queues(names):
+        queue(channel).declare()
+
+
+def delete(connection: Connection, names: CarrierTopology) -> None:
+    """Remove the link's queues (and the carrier's delivery hold) and exchange: for test runs."""
+    channel = connection.default_channel
+    for queue in (*names.queues, hold_queue_name(names.reply_queue)):
+        channel.queue_delete(queue)
+    channel.exchange_delete(names.exchange)
+
+
+def hold_queue_name(reply_queue: str) -> str:
+    """Where a carrier parks a reply it sends later (see ``streams.carrier_simulator``)."""
+    return f"{reply_queue}.delivery-hold"
+
+
+def publish(
+    producer: Producer,
+    body: bytes,
+    routing_key: str,
+    *,
+    correlation_id: str,
+    headers: Mapping[str, Any] | None = None,
+    **properties: Any,
+) -> None:
+    """One persistent message, returned from once the broker has confirmed it."""
+    producer.publish(
+        body,
+        routing_key=routing_key,
+        content_type=JSON,
+        content_encoding="utf-8",
+        delivery_mode=2,
+        correlation_id=correlation_id,
+        headers=dict(headers or {}),
+        timestamp=int(time.time()),  # seconds: AMQP timestamps have no finer grain
+        retry=True,
+        retry_policy=dict(_RETRY_POLICY),
+        **properties,
+    )
+
+
+def body_of(message: Message) -> bytes:
+    """The message's bytes as sent (py-amqp decodes a body that names its encoding)."""
+    body = message.body
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def dead_letter(producer: Producer, message: Message, source_queue: str, reason: str) -> None:
+    """The message as it came (body, correlation id, headers), with why and where from."""
+    headers = dict(message.headers or {})
+    headers.update(
+        {
+            DEAD_LETTER_REASON_HEADER: reason,
+            DEAD_LETTER_SOURCE_HEADER: source_queue,
+            ORIGINAL_ROUTING_KEY_HEADER: message.delivery_info.get("routing_key", ""),
+        }
+    )
+    publish(
+        producer,
+        body_of(message),
+        DEAD_LETTER_KEY,
+        correlation_id=message.properties.get("correlation_id") or "",
+        headers=headers,
+    )
+    CARRIER_MESSAGES.labels(source_queue.rsplit(".", 1)[-1], "dead_lettered").inc()
+    log.warning("dead-lettered", queue=source_queue, reason=reason)
+
+
+Handler = Callable[[Message], None]
+
+
+class QueueConsumer(ConsumerMixin):
+    """Consumes one of the link's queues on a thread of its own; see the module docstring."""
+
+    def __init__(self, settings: Settings, queue_name: str, handle: Handler) -> None:
+        self.connection = connect(settings)
+        self.names = topology(settings)
+        self.queue_name = queue_name
+        self.handle = handle
+        self.prefetch = settings.carrier_prefetch
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    def get_consumers(self, consumer: Any, channel: Any) -> list[Any]:
+        [queue] = [queue for queue in queues(self.names) if queue.name == self.queue_name]
+        return [
+            consumer(
+                queues=[queue],
+                on_message=self._on_message,
+                prefetch_count=self.prefetch,
+                accept=[JSON],
+            )
+        ]
+
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
+    ) -> None:
+        self.ready.set()
+
+    def _on_message(self, message: Message) -> None:
+        try:
+            self.handle(message)
+        except Undeliverable as refused:
+            producer = Producer(self.connection.default_channel, exchange(self.names))
+            dead_letter(producer, message, self.queue_name, refused.reason)
+        except Exception:
+            # Not the message's fault (Kafka or the broker away): it comes back later.
+            log.exception("message not handled; requeued", queue=self.queue_name)
+            message.requeue()
+            return
+        message.ack()
+
+    def start(self) -> None:
+        declare(self.connection, self.names)
+        self._thread = threading.Thread(target=self.run, name=self.queue_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.should_stop = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.connection.release()
+
+
+class RequestSender:
+    """The shipping side's publisher of shipment requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.names = topology(settings)
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carrier-requests")
+
+    def _ensure_producer(self) -> Producer:
+        if self._producer is None:
+            self._connection = connect(self.settings)
+            declare(self._connection, self.names)
+            self._producer = Producer(self._connection.default_channel, exchange(self.names))
+        return self._producer
+
+    def _send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
+        publish(
+            self._ensure_producer(),
+            body,
+            REQUEST_KEY,
+            correlation_id=correlation_id,
+            headers={"trace_id": trace_id},
+            reply_to=self.names.reply_queue,
+        )
+        CARRIER_MESSAGES.labels("requests", "sent").inc()
+
+    async def send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._send, body, correlation_id, trace_id)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        if self._connection is not None:
+            self._connection.release()
