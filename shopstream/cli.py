@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from types import FrameType
 
 from shopstream import order_commands
+from shopstream.dead_letters import commands as dlq_commands
+from shopstream.dead_letters.watch import watch
+from shopstream.logs import configure_logging
 from shopstream.settings import get_settings
 from stack import control
 from stack.apps import Gateway
@@ -127,6 +130,31 @@ def _stock_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    settings = use_local_stack(get_settings())
+    try:
+        match args.verb:
+            case "list":
+                asyncio.run(dlq_commands.list_all(settings, print))
+            case "show":
+                asyncio.run(dlq_commands.show(settings, args.queue, args.limit, print))
+            case "redrive":
+                asyncio.run(dlq_commands.redrive(settings, args.queue, print))
+            case "purge":
+                confirm = (lambda question: True) if args.yes else _confirm
+                asyncio.run(dlq_commands.purge(settings, args.queue, confirm, print))
+            case "watch":
+                configure_logging("dlq-watch", settings.log_level)
+                asyncio.run(watch(settings))
+    except (LookupError, ValueError) as error:
+        raise StackError(str(error)) from error
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopstream", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +197,23 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument("sku")
     set_.add_argument("on_hand", type=int)
     set_.set_defaults(handler=_stock_set)
+
+    dlq = commands.add_parser("dlq", help="dead letters: Kafka topic, SQS and AMQP queues")
+    dlq_verbs = dlq.add_subparsers(dest="verb", required=True)
+    dlq_verbs.add_parser("list", help="every dead-letter queue, its count and oldest age")
+    for verb, text in [
+        ("show", "print dead letters with their reason and original bytes"),
+        ("redrive", "send them back to where they came from, to be processed again"),
+        ("purge", "remove them for good"),
+    ]:
+        command = dlq_verbs.add_parser(verb, help=text)
+        command.add_argument("queue", help="a name as `dlq list` shows it, e.g. kafka/...")
+        if verb == "show":
+            command.add_argument("-n", "--limit", type=int, default=10)
+        if verb == "purge":
+            command.add_argument("--yes", action="store_true", help="do not ask")
+    dlq_verbs.add_parser("watch", help="serve their depth and oldest age as Prometheus metrics")
+    dlq.set_defaults(handler=_dlq)
     return parser
 
 

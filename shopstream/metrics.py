@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 HTTP_REQUESTS = Counter(
     "shopstream_http_requests_total",
@@ -44,4 +51,15 @@ CARRIER_MESSAGES = Counter(
     "shopstream_carrier_messages_total",
     "Messages on the carrier link, by queue and outcome (sent, handled, dead_lettered, dropped).",
     ["queue", "outcome"],
+)
+
+DEAD_LETTERS_WAITING = Gauge(
+    "shopstream_dead_letters",
+    "Dead letters waiting for an operator, by queue (kafka/..., sqs/..., amqp/...).",
+    ["queue"],
+)
+DEAD_LETTER_OLDEST_AGE = Gauge(
+    "shopstream_dead_letter_oldest_age_seconds",
+    "Age of the oldest dead letter waiting, by queue; 0 when none waits.",
+    ["queue"],
 )

@@ -157,6 +157,14 @@ class Settings(BaseSettings):
     carrier_delivery_delay_s: float = 2.0
     carrier_simulator_metrics_port: int = 26067
 
+    # Dead letters.
+    # The consumer group whose committed offsets on the dead-letter topic mark what operators
+    # have redriven or purged (prefixed like the topics).
+    dead_letter_ops_group: str = "shopstream-dead-letter-ops"
+    # ``shopstream dlq watch``: how often it counts every dead-letter queue, and its metrics port.
+    dead_letter_watch_interval_s: float = 30.0
+    dead_letter_watch_port: int = 26068
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

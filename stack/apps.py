@@ -1,5 +1,6 @@
-"""The application processes, run on the stack like its other parts: gateway, worker, and the
-carrier simulator standing in for the carrier on the other end of the AMQP link."""
+"""The application processes, run on the stack like its other parts: gateway, worker, the
+carrier simulator standing in for the carrier on the other end of the AMQP link, and the
+dead-letter watch that serves every dead-letter queue's depth and age as metrics."""
 
 from __future__ import annotations
 
@@ -118,3 +119,36 @@ class CarrierSimulator(Part):
     def probes(self) -> list[tuple[str, Probe]]:
         url = f"{self.url}/metrics"
         return [("carrier", lambda settings: _http_ok(url, settings))]
+
+
+class DeadLetterWatch(Part):
+    name = "dlq-watch"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.worker_host}:{self.settings.dead_letter_watch_port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"dead-letter watch metrics": self.settings.dead_letter_watch_port}
+
+    @property
+    def address(self) -> str:
+        return self.url
+
+    @property
+    def daemons(self) -> list[Daemon]:
+        return [
+            Daemon(
+                name=self.name,
+                argv=[sys.executable, "-m", "shopstream.cli", "dlq", "watch"],
+                run_dir=self.run_dir,
+                log_path=self.log_path,
+                env=local_env(self.settings),
+            )
+        ]
+
+    @property
+    def probes(self) -> list[tuple[str, Probe]]:
+        url = f"{self.url}/metrics"
+        return [("dlq-watch", lambda settings: _http_ok(url, settings))]

@@ -31,8 +31,8 @@ DEAD_LETTER_QUEUE: Final = "carrier.dead-letters"
 QUEUE_ARGUMENTS: Final[dict[str, object]] = {"x-queue-type": "quorum"}
 
 DEAD_LETTER_REASON_HEADER: Final = "x-dead-letter-reason"
-DEAD_LETTER_SOURCE_HEADER: Final = "x-dead-letter-source"  # the queue it was consumed from
-ORIGINAL_ROUTING_KEY_HEADER: Final = "x-original-routing-key"  # where a redrive sends it
+# The queue it was consumed from, where a redrive sends it back (through the default exchange).
+DEAD_LETTER_SOURCE_HEADER: Final = "x-dead-letter-source"
 
 
 def correlation_id(order_id: str, attempt: int) -> str:

@@ -31,7 +31,6 @@ from streams.carrier_topology import (
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_SOURCE_HEADER,
     EXCHANGE_TYPE,
-    ORIGINAL_ROUTING_KEY_HEADER,
     QUEUE_ARGUMENTS,
     REQUEST_KEY,
     CarrierTopology,
@@ -146,7 +145,6 @@ def dead_letter(producer: Producer, message: Message, source_queue: str, reason:
         {
             DEAD_LETTER_REASON_HEADER: reason,
             DEAD_LETTER_SOURCE_HEADER: source_queue,
-            ORIGINAL_ROUTING_KEY_HEADER: message.delivery_info.get("routing_key", ""),
         }
     )
     publish(

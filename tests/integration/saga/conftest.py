@@ -178,6 +178,14 @@ class Saga:
     async def place(
         self, lines: Iterable[tuple[str, int]], card: str = "tok_visa", postal_code: str = "10115"
     ) -> OrderPlaced:
+        order = self.order(lines, card, postal_code)
+        await self.publish(order)
+        return order
+
+    def order(
+        self, lines: Iterable[tuple[str, int]], card: str = "tok_visa", postal_code: str = "10115"
+    ) -> OrderPlaced:
+        """An order, not placed yet."""
         address = Address(
             name="Grace Hopper",
             line1="1 Test Street",
@@ -185,7 +193,7 @@ class Saga:
             postal_code=postal_code,
             country="DE",
         )
-        order = new_order(
+        return new_order(
             [
                 OrderLine(sku=sku, quantity=quantity, unit_price_cents=1000)
                 for sku, quantity in lines
@@ -194,8 +202,6 @@ class Saga:
             user_id="saga-test",
             address=address,
         )
-        await self.publish(order)
-        return order
 
     async def reaches(self, order_id: str, *statuses: str, timeout_s: float = 60) -> None:
         await self.observer.until(
