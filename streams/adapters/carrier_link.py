@@ -33,6 +33,7 @@ from streams.carrier_topology import (
     EXCHANGE_TYPE,
     QUEUE_ARGUMENTS,
     REQUEST_KEY,
+    REQUEST_QUEUE,
     CarrierTopology,
 )
 
@@ -154,7 +155,6 @@ def dead_letter(producer: Producer, message: Message, source_queue: str, reason:
         correlation_id=message.properties.get("correlation_id") or "",
         headers=headers,
     )
-    CARRIER_MESSAGES.labels(source_queue.rsplit(".", 1)[-1], "dead_lettered").inc()
     log.warning("dead-lettered", queue=source_queue, reason=reason)
 
 
@@ -195,12 +195,22 @@ class QueueConsumer(ConsumerMixin):
         except Undeliverable as refused:
             producer = Producer(self.connection.default_channel, exchange(self.names))
             dead_letter(producer, message, self.queue_name, refused.reason)
+            CARRIER_MESSAGES.labels(self.label, "dead_lettered").inc()
         except Exception:
-            # Not the message's fault (Kafka or the broker away): it comes back later.
+            # Not the message's fault (Kafka or the broker away): it comes back later. The
+            # pause keeps a redelivery loop from spinning while the dependency is away.
             log.exception("message not handled; requeued", queue=self.queue_name)
+            time.sleep(1)
             message.requeue()
             return
+        else:
+            CARRIER_MESSAGES.labels(self.label, "handled").inc()
         message.ack()
+
+    @property
+    def label(self) -> str:
+        """The queue's name without the deployment's prefix: a bounded metric label."""
+        return self.queue_name.removeprefix(self.names.prefix)
 
     def start(self) -> None:
         declare(self.connection, self.names)
@@ -240,7 +250,7 @@ class RequestSender:
             headers={"trace_id": trace_id},
             reply_to=self.names.reply_queue,
         )
-        CARRIER_MESSAGES.labels("requests", "sent").inc()
+        CARRIER_MESSAGES.labels(REQUEST_QUEUE, "sent").inc()
 
     async def send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
         loop = asyncio.get_running_loop()

@@ -23,7 +23,6 @@ from kombu.message import Message
 from pydantic import ValidationError
 
 from shopstream.logs import get_logger
-from shopstream.metrics import CARRIER_MESSAGES
 from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
 from streams.agents.processing import Outcome, consume
@@ -123,7 +122,6 @@ def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> None:
     command = reply.as_command(trace_id if isinstance(trace_id, str) else None)
     # Acknowledged to the broker only once Kafka has the command.
     asyncio.run_coroutine_threadsafe(channels.publish([command]), loop).result(timeout=60)
-    CARRIER_MESSAGES.labels("replies", "handled").inc()
 
 
 @app.task  # type: ignore[untyped-decorator]

@@ -26,7 +26,7 @@ from streams.adapters.carrier_link import (
 )
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
 from streams.carrier_simulator.rules import answer
-from streams.carrier_topology import correlation_id
+from streams.carrier_topology import REQUEST_QUEUE, correlation_id
 
 log = get_logger(__name__)
 
@@ -45,7 +45,8 @@ class CarrierSimulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = QueueConsumer(settings, topology(settings).request_queue, self.handle)
-        # Requests answered so far (correlation ids): what "the first reply" means.
+        # Requests seen so far (correlation ids): what "the first reply" means. Kept in memory:
+        # a restarted simulator loses one more first reply, which the link tolerates anyway.
         self.seen: set[str] = set()
         self._holds: set[str] = set()
 
@@ -64,7 +65,7 @@ class CarrierSimulator:
         self.seen.add(key)
         trace = {"trace_id": (message.headers or {}).get("trace_id", "")}
         if decided.lost:
-            CARRIER_MESSAGES.labels("requests", "dropped").inc()
+            CARRIER_MESSAGES.labels(REQUEST_QUEUE, "dropped").inc()
             log.info("reply lost on purpose", order_id=order.order_id, attempt=order.attempt)
             return
         channel = self.consumer.connection.default_channel
@@ -84,7 +85,6 @@ class CarrierSimulator:
                 headers=trace,
                 expiration=self.settings.carrier_delivery_delay_s,
             )
-        CARRIER_MESSAGES.labels("requests", "handled").inc()
         log.info(
             "answered",
             order_id=order.order_id,

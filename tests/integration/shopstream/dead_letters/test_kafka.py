@@ -12,8 +12,8 @@ from shopstream.settings import Settings
 from streams.contract import OrderCancelled, OrderStatus, OrderStatusChanged
 from streams.publisher import layout
 from streams.topics import ORDERS_EVENTS
-from tests.integration.dead_letters.conftest import eventually
 from tests.integration.saga.conftest import Saga, running_saga
+from tests.integration.shopstream.dead_letters.conftest import eventually
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from shopstream.dead_letters import commands
 from shopstream.dead_letters.sqs import SqsDeadLetters, discover
 from shopstream.dead_letters.watch import count_once
 from shopstream.settings import Settings
-from tests.integration.dead_letters.conftest import eventually
+from tests.integration.shopstream.dead_letters.conftest import eventually
 
 
 @dataclass(frozen=True)

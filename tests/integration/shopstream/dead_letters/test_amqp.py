@@ -15,7 +15,7 @@ from shopstream.dead_letters.amqp import AmqpDeadLetters
 from shopstream.settings import Settings
 from streams.adapters import carrier_link
 from streams.adapters.carrier_link import QueueConsumer, Undeliverable
-from tests.integration.dead_letters.conftest import eventually
+from tests.integration.shopstream.dead_letters.conftest import eventually
 
 
 @dataclass
