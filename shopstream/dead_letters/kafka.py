@@ -21,7 +21,7 @@ from shopstream.dead_letters.model import DeadLetter, Summary
 from shopstream.settings import Settings
 from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SOURCE_HEADER, DEAD_LETTERS
 
-# Records read per fetch while walking the pending range.
+# How long one fetch waits for records while walking the pending range.
 _FETCH_TIMEOUT_MS = 1000
 
 
@@ -116,12 +116,17 @@ class KafkaDeadLetters:
                 enable_idempotence=True,
             )
             await producer.start()
+            sent = 0
             try:
-                sent = 0
                 for record in records:
                     target = _source_topic(record)
                     if target is None:
-                        continue  # nowhere to send it back to: left for purge
+                        # Nowhere to send it back to: the mark stops before it (left for purge;
+                        # those after it in its partition go again next time, and are deduped).
+                        partition = TopicPartition(record.topic, record.partition)
+                        start, end = ranges[partition]
+                        ranges[partition] = (start, min(end, record.offset))
+                        continue
                     await (await producer.send(target, record.value, key=record.key))
                     sent += 1
             finally:

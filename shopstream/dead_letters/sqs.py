@@ -9,6 +9,8 @@ attribute ``x-dead-letter-reason`` if the sender set one.
 Redrive receives, sends to the source queue, then deletes (StartMessageMoveTask does the same
 on AWS, but moto 5.2 does not implement it). A queue that is the target of several sources
 cannot tell which source a message came from; it is redriven only when there is exactly one.
+Looking (``peek``, and the oldest age in ``summary``) receives with a visibility timeout of 0:
+it counts as a receive, which matters only if a dead-letter queue had a redrive policy itself.
 """
 
 from __future__ import annotations
