@@ -14,6 +14,7 @@ from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
 from streams.publisher import layout
+from streams.topics import TopicSpec
 
 
 class IdempotentProducer(aiokafka_driver.Producer):
@@ -67,3 +68,17 @@ channels = Channels(app, layout(settings), settings.topic_replication_factor)
 def table(name: str) -> faust.types.TableT[bytes, bytes]:
     """A RocksDB-backed table of JSON rows by key, partitioned like the contract's topics."""
     return app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.topic_partitions)
+
+
+def changelog_topics() -> list[TopicSpec]:
+    """The changelog topic of every table registered so far (import the agents first)."""
+    return [
+        TopicSpec(
+            name=table.changelog_topic.get_topic_name(),
+            key_field=None,
+            partitions=settings.topic_partitions,
+            compacted=True,
+            dead_letter=False,
+        )
+        for table in app.tables.values()
+    ]

@@ -6,8 +6,10 @@ that is the moment an order may be confirmed to its customer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -17,15 +19,21 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shopstream.settings import Settings
 from streams.contract import EventBase, encode
-from streams.topics import TopicLayout
+from streams.topics import TopicLayout, TopicSpec
 
 
 def layout(settings: Settings) -> TopicLayout:
     return TopicLayout(partitions=settings.topic_partitions, prefix=settings.topic_prefix)
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create the contract's topics that do not exist yet (the worker declares them too)."""
+async def ensure_topics(settings: Settings, extra: Iterable[TopicSpec] = ()) -> None:
+    """Create the contract's topics (and ``extra`` ones) that do not exist yet.
+
+    Returns once the broker's metadata shows every partition of each with a leader: a Faust
+    worker that starts while a new topic's metadata still lags its creation counts 0
+    partitions and stops with PartitionsMismatch.
+    """
+    specs = [*layout(settings).topics, *extra]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
@@ -37,14 +45,38 @@ async def ensure_topics(settings: Settings) -> None:
                 replication_factor=settings.topic_replication_factor,
                 topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
             )
-            for spec in layout(settings).topics
+            for spec in specs
             if spec.name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 await admin.create_topics(missing)
+        await _wait_for_leaders(admin, specs, settings.start_timeout_s)
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], timeout_s: float
+) -> None:
+    expected = {spec.name: spec.partitions for spec in specs}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lagging = dict(expected)
+        for topic in await admin.describe_topics(list(expected)):
+            partitions = topic.get("partitions") or []
+            complete = len(partitions) >= expected.get(topic["topic"], 0)
+            led = all(partition.get("leader", -1) >= 0 for partition in partitions)
+            if topic.get("error_code") == 0 and complete and led:
+                lagging.pop(topic["topic"], None)
+        if not lagging:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics without a leader for every partition after {timeout_s:.0f}s: "
+                + ", ".join(sorted(lagging))
+            )
+        await asyncio.sleep(0.1)
 
 
 class EventPublisher:
