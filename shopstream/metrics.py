@@ -39,3 +39,20 @@ STREAM_LATENCY = Histogram(
     ["agent"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+NOTIFICATIONS_PUBLISHED = Counter(
+    "shopstream_notifications_published_total",
+    "Customer notifications published to SNS, by channel and kind.",
+    ["channel", "kind"],
+)
+NOTIFICATIONS_SENT = Counter(
+    "shopstream_notifications_sent_total",
+    "Customer notifications handed to their channel (SMTP, SMS, MQTT), by channel; "
+    "outcome 'duplicate' counts redeliveries recognised and not sent again.",
+    ["channel", "outcome"],
+)
+NOTIFICATIONS_FAILED = Counter(
+    "shopstream_notifications_failed_total",
+    "Delivery attempts that failed (the message is retried, then dead-lettered), by channel.",
+    ["channel"],
+)

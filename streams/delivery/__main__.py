@@ -1,0 +1,29 @@
+"""``python -m streams.delivery [email] [sms] [push]``: the delivery workers (all channels if
+none is named), with Prometheus metrics on ``delivery_metrics_port``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from prometheus_client import start_http_server
+
+from shopstream.logs import configure_logging
+from shopstream.settings import get_settings
+from streams.contract import Channel
+from streams.delivery.service import run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m streams.delivery")
+    parser.add_argument("channels", nargs="*", choices=[c.value for c in Channel])
+    arguments = parser.parse_args()
+    settings = get_settings()
+    configure_logging("delivery", settings.log_level)
+    start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
+    channels = [Channel(name) for name in arguments.channels] or list(Channel)
+    asyncio.run(run(settings, channels))
+
+
+if __name__ == "__main__":
+    main()

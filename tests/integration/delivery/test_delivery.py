@@ -1,0 +1,176 @@
+"""Delivery end to end from SNS: routing by channel, e-mail over SMTP, SMS, push over MQTT,
+dead-lettering of poison messages and dedupe of redeliveries."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shopstream.aws import aws_client
+from shopstream.metrics import NOTIFICATIONS_SENT
+from shopstream.settings import Settings
+from streams.adapters.notification_publisher import publish
+from streams.contract import (
+    Channel,
+    CustomerNotification,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChanged,
+    decode_notification,
+)
+from streams.domain.notifications import OrderSummary, Preferences, Recipient, notifications
+from tests.integration.delivery.conftest import (
+    Mailbox,
+    delivery_settings,
+    retained_push,
+    running_delivery,
+    sms_sent_to,
+    topology,
+    until,
+)
+
+pytestmark = pytest.mark.stack
+
+LINES = (
+    OrderLine(sku="MUG-01", quantity=2, unit_price_cents=1250),
+    OrderLine(sku="TEE-M", quantity=1, unit_price_cents=2000),
+)
+
+
+def confirmation(unique: str, **preferences: Any) -> tuple[CustomerNotification, ...]:
+    order = OrderSummary(f"ord-{unique}", f"usr-{unique}", LINES, 4500, "EUR")
+    recipient = Recipient(
+        f"usr-{unique}", "Ada", f"ada-{unique}@example.com", Preferences(**preferences)
+    )
+    event = OrderStatusChanged(
+        order_id=order.order_id,
+        from_status=OrderStatus.RESERVED,
+        to_status=OrderStatus.PAID,
+        reason="payment received",
+        occurred_at=datetime.now(UTC),
+    )
+    return notifications(event, order, recipient, f"http://shop.test/orders/{order.order_id}")
+
+
+@pytest.fixture
+def settings(stack_settings: Settings, unique: str, mailbox: Mailbox) -> Settings:
+    return delivery_settings(stack_settings, unique, mailbox.port)
+
+
+async def _publish(settings: Settings, sent: tuple[CustomerNotification, ...]) -> None:
+    shape = await topology(settings)
+    async with aws_client(settings, "sns") as sns:
+        await publish(sns, shape.topic_arn, "OrderStatusChanged", sent)
+
+
+async def _drain(settings: Settings, url: str) -> list[str]:
+    bodies: list[str] = []
+    async with aws_client(settings, "sqs") as sqs:
+        while True:
+            answer = await sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            if not answer.get("Messages"):
+                return bodies
+            bodies += [message["Body"] for message in answer["Messages"]]
+
+
+async def test_sns_filter_policies_route_each_channel_to_its_own_queue(
+    settings: Settings, unique: str
+) -> None:
+    sent = confirmation(unique, sms=True, phone="+4915112345678")
+    await _publish(settings, sent)
+    shape = await topology(settings)
+    for channel in Channel:
+        bodies = await _drain(settings, shape.queue_urls[channel])
+        # Raw message delivery: the body is the notification itself, not SNS's envelope.
+        received = [decode_notification(body) for body in bodies]
+        assert [n.channel for n in received] == [channel]
+        assert received[0] == next(n for n in sent if n.channel is channel)
+
+
+async def test_an_email_arrives_over_smtp_with_the_lines_total_and_link(
+    settings: Settings, unique: str, mailbox: Mailbox
+) -> None:
+    async with running_delivery(settings):
+        await _publish(settings, confirmation(unique))
+        address = f"ada-{unique}@example.com"
+        await until(lambda: mailbox.to(address), what="the confirmation e-mail")
+    (mail,) = mailbox.to(address)
+    body = mail.get_content()
+    assert mail["Subject"] == f"Order ord-{unique} confirmed"
+    assert "MUG-01" in body and "TEE-M" in body
+    assert "Total: 45.00 EUR" in body
+    assert f"http://shop.test/orders/ord-{unique}" in body
+
+
+async def test_an_sms_is_sent_through_sns_to_the_phone_number(
+    settings: Settings, unique: str
+) -> None:
+    phone = f"+1555{int(unique, 16) % 10**7:07d}"
+    async with running_delivery(settings):
+        await _publish(settings, confirmation(unique, sms=True, phone=phone, email=False))
+        for _ in range(10):
+            if texts := await sms_sent_to(settings, phone):
+                break
+            await asyncio.sleep(1)
+    assert len(texts) == 1
+    assert f"ord-{unique}" in texts[0]
+    assert f"http://shop.test/orders/ord-{unique}" in texts[0]
+
+
+async def test_push_goes_to_the_users_mqtt_topic_and_is_retained(
+    settings: Settings, unique: str, mailbox: Mailbox
+) -> None:
+    async with running_delivery(settings):
+        await _publish(settings, confirmation(unique, email=False))
+        topic = settings.push_topic.format(user_id=f"usr-{unique}")
+        pushed = await retained_push(settings, topic, timeout_s=30)
+    assert pushed["order_id"] == f"ord-{unique}"
+    assert pushed["status"] == "paid"
+    assert pushed["kind"] == "order_confirmed"
+
+
+async def test_a_poison_message_lands_in_the_dlq_after_n_receives_without_blocking_others(
+    settings: Settings, unique: str, mailbox: Mailbox
+) -> None:
+    shape = await topology(settings)
+    async with running_delivery(settings), aws_client(settings, "sqs") as sqs:
+        await sqs.send_message(QueueUrl=shape.queue_urls[Channel.EMAIL], MessageBody="{not json")
+        await _publish(settings, confirmation(unique, push=False))
+        address = f"ada-{unique}@example.com"
+        await until(lambda: mailbox.to(address), what="the good e-mail, past the poison one")
+        dead: list[dict[str, Any]] = []
+
+        async def dead_lettered() -> bool:
+            answer = await sqs.receive_message(
+                QueueUrl=shape.dead_letter_urls[Channel.EMAIL],
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                WaitTimeSeconds=1,
+            )
+            dead.extend(answer.get("Messages", []))
+            return bool(dead)
+
+        for _ in range(30):
+            if await dead_lettered():
+                break
+    assert [message["Body"] for message in dead] == ["{not json"]
+    assert len(mailbox.to(address)) == 1
+
+
+async def test_a_redelivered_notification_is_sent_once(
+    settings: Settings, unique: str, mailbox: Mailbox
+) -> None:
+    sent = confirmation(unique, push=False)
+    address = f"ada-{unique}@example.com"
+    dropped = NOTIFICATIONS_SENT.labels("email", "duplicate")
+    before = dropped._value.get()
+    async with running_delivery(settings):
+        await _publish(settings, sent)
+        await until(lambda: mailbox.to(address), what="the first copy")
+        await _publish(settings, sent)  # the agent publishing again after a Kafka redelivery
+        await until(lambda: dropped._value.get() > before, what="the copy received and dropped")
+    assert len(mailbox.to(address)) == 1
