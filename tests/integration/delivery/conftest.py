@@ -10,7 +10,7 @@ import email.policy
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -46,8 +46,9 @@ class Mailbox:
         return [message for message in self.received if message["To"] == address]
 
 
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on a loopback port of its own, in this process."""
     box = Mailbox(port=free_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
     controller.start()
@@ -55,6 +56,12 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
 
 
 def delivery_settings(stack: Settings, unique: str, smtp_port: int, **changes: Any) -> Settings:
