@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from operators import declarations
-from shopstream.settings import REPO_ROOT
+from shopstream.settings import REPO_ROOT, Settings
+from streams.adapters.notification_topology import queue_names
+from streams.contract import Channel
 from streams.topics import ORDERS_STATE, TOPICS
 
 
@@ -25,3 +27,31 @@ def test_a_compacted_topic_is_declared_compacted() -> None:
 def test_scalars_that_yaml_would_misread_are_quoted() -> None:
     rendered = declarations.render([{"a": "true", "b": "1000", "c": "x, y", "d": "plain.name"}])
     assert rendered == '---\na: "true"\nb: "1000"\nc: "x, y"\nd: plain.name\n'
+
+
+def test_each_notification_channel_has_a_queue_with_a_bounded_dead_letter_queue() -> None:
+    settings = Settings.model_construct()
+    documents = declarations.notification_resources(settings)
+    queues = {
+        doc["metadata"]["name"]: doc["spec"] for doc in documents if doc["kind"] == "SqsQueue"
+    }
+    for channel in Channel:
+        names = queue_names(settings, channel)
+        dead_letter = queues[names.queue]["deadLetter"]
+        assert dead_letter["queueRef"]["name"] == names.dead_letter
+        assert dead_letter["maxReceiveCount"] == settings.notification_max_receives
+        assert names.dead_letter in queues
+
+
+def test_the_notification_topic_routes_each_channel_to_its_queue_by_filter_policy() -> None:
+    settings = Settings.model_construct()
+    (topic,) = [
+        doc for doc in declarations.notification_resources(settings) if doc["kind"] == "SnsTopic"
+    ]
+    routes = {
+        sub["queueRef"]["name"]: sub["filterPolicy"] for sub in topic["spec"]["subscriptions"]
+    }
+    assert routes == {
+        queue_names(settings, channel).queue: {"channel": [channel.value]} for channel in Channel
+    }
+    assert {sub["rawMessageDelivery"] for sub in topic["spec"]["subscriptions"]} == {True}
