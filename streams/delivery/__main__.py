@@ -16,12 +16,13 @@ from streams.delivery.service import run
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m streams.delivery")
-    parser.add_argument("channels", nargs="*", choices=[c.value for c in Channel])
+    # type rather than choices: argparse refuses an empty list against choices.
+    parser.add_argument("channels", nargs="*", type=Channel, metavar="{email,sms,push}")
     arguments = parser.parse_args()
     settings = get_settings()
     configure_logging("delivery", settings.log_level)
     start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
-    channels = [Channel(name) for name in arguments.channels] or list(Channel)
+    channels: list[Channel] = arguments.channels or list(Channel)
     asyncio.run(run(settings, channels))
 
 

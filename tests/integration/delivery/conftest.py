@@ -36,6 +36,7 @@ class Mailbox:
     received: list[EmailMessage] = field(default_factory=list)
     port: int = 0
 
+    # aiosmtpd calls its hooks by these names.
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
