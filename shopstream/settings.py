@@ -158,9 +158,12 @@ class Settings(BaseSettings):
     # minutes: the retry backoff, kept by SQS rather than by a sleeping worker.
     notification_retry_backoff_s: int = 2
     # Delivered notifications by id (event and channel): what keeps redeliveries from sending
-    # twice. A claim taken before a send is given up after this long if its holder died.
+    # twice. A claim taken before a send lapses after the visibility timeout, when SQS hands
+    # the message of a worker that died mid-send to another.
     notification_deliveries_table: str = "shopstream-notification-deliveries"
-    notification_claim_s: int = 60
+    # How long a sent mark is kept (DynamoDB TTL): longer than any copy can still arrive (SQS
+    # keeps a message 14 days at most).
+    notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
     notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
     # How long the agent waits for the order's read model to catch up before dead-lettering.

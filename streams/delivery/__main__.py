@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 
 from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging
-from shopstream.settings import get_settings
+from shopstream.settings import Settings, get_settings
 from streams.contract import Channel
 from streams.delivery.service import run
 
@@ -23,7 +24,15 @@ def main() -> None:
     configure_logging("delivery", settings.log_level)
     start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
     channels: list[Channel] = arguments.channels or list(Channel)
-    asyncio.run(run(settings, channels))
+    asyncio.run(_until_signalled(settings, channels))
+
+
+async def _until_signalled(settings: Settings, channels: list[Channel]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run(settings, stop, channels)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 Before sending, a worker claims the notification's id with a conditional put; after sending
 it marks the claim sent. A redelivered message (SQS delivers at least once, and the agent
 publishes again when Kafka redelivers its event) finds the id sent and is dropped. A claim
-whose holder died (a crash between claim and send) lapses after ``notification_claim_s`` and
-the next receive takes it over. What is left is the crash after the send and before the mark:
-that one is sent again, the price of at-least-once (SMTP has no idempotency key to hand).
+whose holder died (a crash between claim and send) lapses after the queue's visibility
+timeout, just when SQS hands the message to the next receive, which takes it over. What is
+left is the crash after the send and before the mark: that one is sent again, the price of
+at-least-once (SMTP has no idempotency key to hand).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 from botocore.exceptions import ClientError
 
 _KEY = "notification_id"
+_EXPIRES = "expires_at"  # epoch seconds; DynamoDB's TTL removes the item some time after
 
 
 class Claim(Enum):
@@ -48,13 +50,20 @@ async def ensure_table(dynamodb: Any, table: str) -> None:
                 raise
     waiter = dynamodb.get_waiter("table_exists")
     await waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    described = await dynamodb.describe_time_to_live(TableName=table)
+    if described["TimeToLiveDescription"]["TimeToLiveStatus"] in {"DISABLED", "DISABLING"}:
+        await dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": _EXPIRES},
+        )
 
 
 class Deliveries:
-    def __init__(self, dynamodb: Any, table: str, claim_s: int) -> None:
+    def __init__(self, dynamodb: Any, table: str, claim_s: int, keep_s: int) -> None:
         self.dynamodb = dynamodb
         self.table = table
         self.claim_s = claim_s
+        self.keep_s = keep_s
 
     async def claim(self, notification_id: UUID) -> Claim:
         now = int(time.time())
@@ -65,6 +74,7 @@ class Deliveries:
                     _KEY: {"S": str(notification_id)},
                     "state": {"S": "claimed"},
                     "claimed_until": {"N": str(now + self.claim_s)},
+                    _EXPIRES: {"N": str(now + self.keep_s)},
                 },
                 ConditionExpression=(
                     "attribute_not_exists(#id) OR (#state = :claimed AND claimed_until < :now)"
@@ -83,12 +93,14 @@ class Deliveries:
         return Claim.TAKEN
 
     async def sent(self, notification_id: UUID) -> None:
+        now = int(time.time())
         await self.dynamodb.put_item(
             TableName=self.table,
             Item={
                 _KEY: {"S": str(notification_id)},
                 "state": {"S": "sent"},
-                "sent_at": {"N": str(int(time.time()))},
+                "sent_at": {"N": str(now)},
+                _EXPIRES: {"N": str(now + self.keep_s)},
             },
         )
 

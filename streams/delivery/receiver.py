@@ -48,9 +48,10 @@ class Receiver:
         self.deliveries = deliveries
         self.send = send
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Receive until ``stop`` is set; the batch in hand is finished first."""
         log.info("receiving", channel=self.channel.value, queue=self.queue_url)
-        while True:
+        while not stop.is_set():
             try:
                 await self.receive_once()
             except (BotoCoreError, ClientError) as error:

@@ -17,8 +17,12 @@ from streams.delivery.receiver import Receiver, Send
 from streams.delivery.sms import SmsSender
 
 
-async def run(settings: Settings, channels: Iterable[Channel] = tuple(Channel)) -> None:
-    """Receive and deliver on ``channels`` until cancelled."""
+async def run(
+    settings: Settings, stop: asyncio.Event, channels: Iterable[Channel] = tuple(Channel)
+) -> None:
+    """Receive and deliver on ``channels`` until ``stop`` is set: a stop waits for the long
+    polls and batches under way (at most ``notification_wait_time_s`` plus one send), so no
+    send is cut off halfway."""
     async with AsyncExitStack() as stack:
         sqs = await stack.enter_async_context(aws_client(settings, "sqs"))
         sns = await stack.enter_async_context(aws_client(settings, "sns"))
@@ -26,7 +30,10 @@ async def run(settings: Settings, channels: Iterable[Channel] = tuple(Channel)) 
         topology = await ensure_topology(settings, sns, sqs)
         await ensure_table(dynamodb, settings.notification_deliveries_table)
         deliveries = Deliveries(
-            dynamodb, settings.notification_deliveries_table, settings.notification_claim_s
+            dynamodb,
+            settings.notification_deliveries_table,
+            claim_s=settings.notification_visibility_timeout_s,
+            keep_s=settings.notification_dedupe_ttl_s,
         )
         senders: dict[Channel, Send] = {
             Channel.EMAIL: EmailSender(settings),
@@ -39,4 +46,4 @@ async def run(settings: Settings, channels: Iterable[Channel] = tuple(Channel)) 
             )
             for channel in channels
         ]
-        await asyncio.gather(*(receiver.run() for receiver in receivers))
+        await asyncio.gather(*(receiver.run(stop) for receiver in receivers))

@@ -110,6 +110,8 @@ async def pipeline(
 
 
 async def test_a_delivered_order_is_told_by_email_sms_and_push(pipeline: Pipeline) -> None:
+    pushed = NOTIFICATIONS_SENT.labels("push", "sent")
+    pushed_before = pushed._value.get()
     person = await pipeline.customer()
     order_id = await pipeline.order(person)
     await pipeline.saga.reaches(order_id, "delivered")
@@ -135,6 +137,7 @@ async def test_a_delivered_order_is_told_by_email_sms_and_push(pipeline: Pipelin
             break
         await asyncio.sleep(1)
     assert len(texts) == 3
+    await until(lambda: pushed._value.get() >= pushed_before + 3, 60, "three pushes")
     topic = pipeline.settings.push_topic.format(user_id=person.user_id)
     last = await retained_push(pipeline.settings, topic)
     assert (last["order_id"], last["status"]) == (order_id, "delivered")

@@ -10,7 +10,7 @@ import email.policy
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -84,7 +84,8 @@ def delivery_settings(stack: Settings, unique: str, smtp_port: int, **changes: A
 @asynccontextmanager
 async def running_delivery(settings: Settings) -> AsyncIterator[None]:
     """The delivery workers of every channel, in this process, until the block ends."""
-    task = asyncio.create_task(run(settings))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
     try:
         # The topology is ready once the queues exist: what run ensures before receiving.
         async with aws_client(settings, "sqs") as sqs:
@@ -92,9 +93,8 @@ async def running_delivery(settings: Settings) -> AsyncIterator[None]:
                 await _queue_exists(sqs, f"{settings.notification_queue_prefix}{channel}", task)
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        await asyncio.wait_for(task, settings.notification_wait_time_s + 30)
 
 
 async def _queue_exists(sqs: Any, name: str, task: asyncio.Task[None]) -> None:

@@ -125,10 +125,14 @@ async def test_an_sms_is_sent_through_sns_to_the_phone_number(
 async def test_push_goes_to_the_users_mqtt_topic_and_is_retained(
     settings: Settings, unique: str, mailbox: Mailbox
 ) -> None:
+    pushed_so_far = NOTIFICATIONS_SENT.labels("push", "sent")
+    before = pushed_so_far._value.get()
     async with running_delivery(settings):
         await _publish(settings, confirmation(unique, email=False))
+        await until(lambda: pushed_so_far._value.get() > before, what="the push sent")
+        # A client connecting after the push gets it from the broker: the retained message.
         topic = settings.push_topic.format(user_id=f"usr-{unique}")
-        pushed = await retained_push(settings, topic, timeout_s=30)
+        pushed = await retained_push(settings, topic)
     assert pushed["order_id"] == f"ord-{unique}"
     assert pushed["status"] == "paid"
     assert pushed["kind"] == "order_confirmed"
