@@ -9,6 +9,7 @@ policies, including a direct e-mail/SMS subscription in AWS, can select on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,14 +29,20 @@ def _text(value: str) -> dict[str, str]:
 async def publish(
     sns: Any, topic_arn: str, event_type: str, sent: Iterable[CustomerNotification]
 ) -> None:
-    for notification in sent:
-        await sns.publish(
-            TopicArn=topic_arn,
-            Message=encode_notification(notification),
-            MessageAttributes={
-                CHANNEL_ATTRIBUTE: _text(notification.channel.value),
-                KIND_ATTRIBUTE: _text(notification.kind.value),
-                EVENT_TYPE_ATTRIBUTE: _text(event_type),
-            },
-        )
-        NOTIFICATIONS_PUBLISHED.labels(notification.channel.value, notification.kind.value).inc()
+    """Publish every notification, concurrently (one per channel of one event, typically)."""
+    await asyncio.gather(*(_publish_one(sns, topic_arn, event_type, n) for n in sent))
+
+
+async def _publish_one(
+    sns: Any, topic_arn: str, event_type: str, notification: CustomerNotification
+) -> None:
+    await sns.publish(
+        TopicArn=topic_arn,
+        Message=encode_notification(notification),
+        MessageAttributes={
+            CHANNEL_ATTRIBUTE: _text(notification.channel.value),
+            KIND_ATTRIBUTE: _text(notification.kind.value),
+            EVENT_TYPE_ATTRIBUTE: _text(event_type),
+        },
+    )
+    NOTIFICATIONS_PUBLISHED.labels(notification.channel.value, notification.kind.value).inc()
