@@ -12,6 +12,7 @@ at-least-once (SMTP has no idempotency key to hand).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -117,3 +118,25 @@ class Deliveries:
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
+
+    async def newest(self, key: str, occurred_at: datetime) -> bool:
+        """Record ``occurred_at`` as the newest under ``key`` unless something newer is there;
+        whether it was (the same time again counts: a retry of the newest stays the newest)."""
+        at = str(int(occurred_at.timestamp() * 1_000_000))
+        try:
+            await self.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    _KEY: {"S": key},
+                    "occurred_at": {"N": at},
+                    _EXPIRES: {"N": str(int(time.time()) + self.keep_s)},
+                },
+                ConditionExpression="attribute_not_exists(#id) OR occurred_at <= :at",
+                ExpressionAttributeNames={"#id": _KEY},
+                ExpressionAttributeValues={":at": {"N": at}},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True

@@ -3,6 +3,11 @@
 A client subscribing to its user's topic gets the latest status at once (the retained
 message) and every later one as it is published. QoS 1: the broker acknowledges the publish
 before the send counts as done.
+
+SQS does not keep order, so a notification may arrive after a newer one for the same user:
+it is still pushed, but retained only when it is the newest the user has had (a conditional
+put in the deliveries table), so a late "shipped" never replaces "delivered" as the retained
+status. (The receive loop also sends one user's notifications of a batch in order.)
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import aiomqtt
 
 from shopstream.settings import Settings
 from streams.contract import CustomerNotification
+from streams.delivery.dedupe import Deliveries
 
 
 def push_topic(settings: Settings, user_id: str) -> str:
@@ -36,10 +42,14 @@ def push_payload(notification: CustomerNotification) -> bytes:
 
 
 class PushSender:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deliveries: Deliveries) -> None:
         self.settings = settings
+        self.deliveries = deliveries
 
     async def __call__(self, notification: CustomerNotification) -> None:
+        newest = await self.deliveries.newest(
+            f"push-latest/{notification.address}", notification.occurred_at
+        )
         # A connection per send keeps the sender stateless (no reconnect logic to get wrong);
         # on loopback or in one VPC the connect costs about as much as the publish.
         async with aiomqtt.Client(
@@ -53,5 +63,5 @@ class PushSender:
                 push_topic(self.settings, notification.address),
                 payload=push_payload(notification),
                 qos=1,
-                retain=True,
+                retain=newest,
             )

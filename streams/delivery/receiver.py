@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
@@ -28,6 +30,7 @@ from streams.delivery.dedupe import Claim, Deliveries
 log = get_logger(__name__)
 
 Send = Callable[[CustomerNotification], Awaitable[None]]
+Decoded = CustomerNotification | ContractError
 MAX_VISIBILITY_S: Final = 900  # the longest a failed message waits before its next try
 
 
@@ -61,7 +64,11 @@ class Receiver:
                 await asyncio.sleep(1)
 
     async def receive_once(self) -> int:
-        """One long-polling receive and its batch, handled; the number of messages received."""
+        """One long-polling receive and its batch, handled; the number of messages received.
+
+        One recipient's notifications in a batch are sent one after another, oldest first
+        (SQS keeps no order); different recipients' are sent concurrently.
+        """
         answer = await self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.settings.notification_batch_size,
@@ -69,8 +76,13 @@ class Receiver:
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         messages: list[dict[str, Any]] = answer.get("Messages", [])
-        handled = await asyncio.gather(*(self._handle(message) for message in messages))
-        done = [message for message, ok in zip(messages, handled, strict=True) if ok]
+        lanes: dict[str, list[tuple[dict[str, Any], Decoded]]] = defaultdict(list)
+        for message in messages:
+            decoded = _decode(message)
+            lane = decoded.address if isinstance(decoded, CustomerNotification) else ""
+            lanes[lane or message["MessageId"]].append((message, decoded))
+        handled = await asyncio.gather(*(self._lane(lane) for lane in lanes.values()))
+        done = [message for lane in handled for message in lane]
         if done:
             await self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -81,20 +93,24 @@ class Receiver:
             )
         return len(messages)
 
-    async def _handle(self, message: dict[str, Any]) -> bool:
+    async def _lane(self, lane: list[tuple[dict[str, Any], Decoded]]) -> list[dict[str, Any]]:
+        """The lane's messages handled in the order their events occurred; those done."""
+        lane.sort(key=lambda item: _occurred(item[1]))
+        return [message for message, decoded in lane if await self._handle(message, decoded)]
+
+    async def _handle(self, message: dict[str, Any], decoded: Decoded) -> bool:
         """Whether the message is done with (sent, or a copy of one sent): delete it."""
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        try:
-            notification = decode_notification(message["Body"])
-        except ContractError as error:
+        if isinstance(decoded, ContractError):
             log.warning(
                 "not a notification; it goes to the dead-letter queue after "
                 f"{self.settings.notification_max_receives} receives",
                 channel=self.channel.value,
-                reason=error.reason,
+                reason=decoded.reason,
                 receives=receives,
             )
             return await self._failed(message, receives)
+        notification = decoded
         context = {
             "order_id": notification.order_id,
             "trace_id": notification.trace_id,
@@ -146,3 +162,16 @@ class Receiver:
         await self.sqs.change_message_visibility(
             QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
         )
+
+
+def _decode(message: dict[str, Any]) -> Decoded:
+    try:
+        return decode_notification(message["Body"])
+    except ContractError as error:
+        return error
+
+
+def _occurred(decoded: Decoded) -> datetime:
+    if isinstance(decoded, ContractError):
+        return datetime.min.replace(tzinfo=UTC)
+    return decoded.occurred_at

@@ -38,7 +38,7 @@ async def run(
         senders: dict[Channel, Send] = {
             Channel.EMAIL: EmailSender(settings),
             Channel.SMS: SmsSender(sns),
-            Channel.PUSH: PushSender(settings),
+            Channel.PUSH: PushSender(settings, deliveries),
         }
         receivers = [
             Receiver(

@@ -4,7 +4,8 @@ dead-lettering of poison messages and dedupe of redeliveries."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -66,16 +67,19 @@ async def _publish(settings: Settings, sent: tuple[CustomerNotification, ...]) -
         await publish(sns, shape.topic_arn, "OrderStatusChanged", sent)
 
 
-async def _drain(settings: Settings, url: str) -> list[str]:
-    bodies: list[str] = []
+async def _drain(settings: Settings, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
     async with aws_client(settings, "sqs") as sqs:
         while True:
             answer = await sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                MessageAttributeNames=["All"],
             )
             if not answer.get("Messages"):
-                return bodies
-            bodies += [message["Body"] for message in answer["Messages"]]
+                return messages
+            messages += answer["Messages"]
 
 
 async def test_sns_filter_policies_route_each_channel_to_its_own_queue(
@@ -85,11 +89,16 @@ async def test_sns_filter_policies_route_each_channel_to_its_own_queue(
     await _publish(settings, sent)
     shape = await topology(settings)
     for channel in Channel:
-        bodies = await _drain(settings, shape.queue_urls[channel])
-        # Raw message delivery: the body is the notification itself, not SNS's envelope.
-        received = [decode_notification(body) for body in bodies]
-        assert [n.channel for n in received] == [channel]
-        assert received[0] == next(n for n in sent if n.channel is channel)
+        (message,) = await _drain(settings, shape.queue_urls[channel])
+        # Raw message delivery: the body is the notification itself, not SNS's envelope, and
+        # the SNS message attributes arrive as the SQS message's.
+        assert decode_notification(message["Body"]) == next(n for n in sent if n.channel is channel)
+        attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+        assert attributes == {
+            "channel": channel.value,
+            "kind": "order_confirmed",
+            "event_type": "OrderStatusChanged",
+        }
 
 
 async def test_an_email_arrives_over_smtp_with_the_lines_total_and_link(
@@ -178,3 +187,28 @@ async def test_a_redelivered_notification_is_sent_once(
         await _publish(settings, sent)  # the agent publishing again after a Kafka redelivery
         await until(lambda: dropped._value.get() > before, what="the copy received and dropped")
     assert len(mailbox.to(address)) == 1
+
+
+async def test_a_late_older_push_is_sent_but_does_not_replace_the_retained_status(
+    settings: Settings, unique: str
+) -> None:
+    (newer,) = confirmation(unique, email=False)
+    older = newer.model_copy(
+        update={
+            "notification_id": uuid.uuid4(),
+            "event_id": uuid.uuid4(),
+            "occurred_at": newer.occurred_at - timedelta(minutes=1),
+            "status": OrderStatus.RESERVED,
+        }
+    )
+    pushed = NOTIFICATIONS_SENT.labels("push", "sent")
+    before = pushed._value.get()
+    async with running_delivery(settings):
+        await _publish(settings, (newer,))
+        await until(lambda: pushed._value.get() > before, what="the newer push")
+        await _publish(settings, (older,))  # SQS keeps no order: the older one comes late
+        await until(lambda: pushed._value.get() > before + 1, what="the older push")
+        topic = settings.push_topic.format(user_id=f"usr-{unique}")
+        retained = await retained_push(settings, topic)
+    assert retained["status"] == "paid"
+    assert retained["notification_id"] == str(newer.notification_id)
