@@ -20,6 +20,7 @@ from streams.contract import Address, OrderLine, OrderStatusChanged
 from tests.integration.delivery.conftest import (
     Mailbox,
     delivery_settings,
+    remove_topology,
     retained_push,
     running_delivery,
     sms_sent_to,
@@ -107,6 +108,7 @@ async def pipeline(
             yield Pipeline(saga, settings, pool, mailbox)
     finally:
         await pool.close()
+        await remove_topology(settings)
 
 
 async def test_a_delivered_order_is_told_by_email_sms_and_push(pipeline: Pipeline) -> None:

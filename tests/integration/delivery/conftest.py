@@ -10,7 +10,7 @@ import email.policy
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -115,6 +115,22 @@ async def until(condition: Callable[[], object], timeout_s: float = 30, what: st
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout_s:.0f}s: {what}"
         await asyncio.sleep(0.1)
+
+
+async def remove_topology(settings: Settings) -> None:
+    """Delete what a test run created on the shared moto server: queues, topic, dedupe table."""
+    async with (
+        aws_client(settings, "sns") as sns,
+        aws_client(settings, "sqs") as sqs,
+        aws_client(settings, "dynamodb") as dynamodb,
+    ):
+        listed = await sqs.list_queues(QueueNamePrefix=settings.notification_queue_prefix)
+        for url in listed.get("QueueUrls", []):
+            await sqs.delete_queue(QueueUrl=url)
+        topic = await sns.create_topic(Name=settings.notifications_topic)
+        await sns.delete_topic(TopicArn=topic["TopicArn"])
+        with suppress(dynamodb.exceptions.ResourceNotFoundException):
+            await dynamodb.delete_table(TableName=settings.notification_deliveries_table)
 
 
 async def topology(settings: Settings) -> Topology:

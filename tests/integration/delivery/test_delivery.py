@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from streams.domain.notifications import OrderSummary, Preferences, Recipient, n
 from tests.integration.delivery.conftest import (
     Mailbox,
     delivery_settings,
+    remove_topology,
     retained_push,
     running_delivery,
     sms_sent_to,
@@ -57,8 +59,12 @@ def confirmation(unique: str, **preferences: Any) -> tuple[CustomerNotification,
 
 
 @pytest.fixture
-def settings(stack_settings: Settings, unique: str, mailbox: Mailbox) -> Settings:
-    return delivery_settings(stack_settings, unique, mailbox.port)
+async def settings(
+    stack_settings: Settings, unique: str, mailbox: Mailbox
+) -> AsyncIterator[Settings]:
+    settings = delivery_settings(stack_settings, unique, mailbox.port)
+    yield settings
+    await remove_topology(settings)
 
 
 async def _publish(settings: Settings, sent: tuple[CustomerNotification, ...]) -> None:
