@@ -149,8 +149,9 @@ class Settings(BaseSettings):
     notification_queue_prefix: str = "shopstream-notifications-"  # + email, sms, push (+ -dlq)
     # Receives before SQS moves a message to the dead-letter queue.
     notification_max_receives: int = 5
-    # Above the slowest handler's p99 (an SMTP send is well under a second): a message is not
-    # handed to a second worker while the first is still sending it.
+    # Well above a handler's p99 (a claim, a send and a mark: tens of milliseconds here), and
+    # the receive loop gives a send up after half of it: a message is never handed to a second
+    # worker while the first is still sending it.
     notification_visibility_timeout_s: int = 30
     notification_wait_time_s: int = 20  # long polling, SQS's maximum
     notification_batch_size: int = 10  # SQS's maximum per receive
