@@ -83,6 +83,25 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX product_images_by_sku ON product_images (sku, created_at);
         """,
     ),
+    # 102 is left to the cart's migration, written at the same time on another branch.
+    Migration(
+        103,
+        "notification preferences",
+        """
+        CREATE TABLE notification_preferences (
+            user_id      text PRIMARY KEY REFERENCES users (user_id) ON DELETE CASCADE,
+            email_opt_in boolean NOT NULL,
+            sms_opt_in   boolean NOT NULL,
+            push_opt_in  boolean NOT NULL,
+            -- E.164, checked by the gateway; the CHECK keeps a bypassing writer honest.
+            phone        text CHECK (phone ~ '^\\+[1-9][0-9]{1,14}$'),
+            -- Where notifications go when not to the account's e-mail.
+            email        text,
+            CHECK (NOT sms_opt_in OR phone IS NOT NULL),
+            updated_at   timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 

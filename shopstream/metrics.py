@@ -63,3 +63,19 @@ DEAD_LETTER_OLDEST_AGE = Gauge(
     "Age of the oldest dead letter waiting, by queue; 0 when none waits.",
     ["queue"],
 )
+NOTIFICATIONS_PUBLISHED = Counter(
+    "shopstream_notifications_published_total",
+    "Customer notifications published to SNS, by channel and kind.",
+    ["channel", "kind"],
+)
+NOTIFICATIONS_SENT = Counter(
+    "shopstream_notifications_sent_total",
+    "Customer notifications handed to their channel (SMTP, SMS, MQTT), by channel; "
+    "outcome 'duplicate' counts redeliveries recognised and not sent again.",
+    ["channel", "outcome"],
+)
+NOTIFICATIONS_FAILED = Counter(
+    "shopstream_notifications_failed_total",
+    "Delivery attempts that failed (the message is retried, then dead-lettered), by channel.",
+    ["channel"],
+)

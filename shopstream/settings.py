@@ -165,6 +165,44 @@ class Settings(BaseSettings):
     dead_letter_watch_interval_s: float = 30.0
     dead_letter_watch_port: int = 26068
 
+    # Notifications.
+    # SNS topic the notification agent publishes to; one SQS queue per channel subscribes to it
+    # (filter policy on the ``channel`` attribute), each with its dead-letter queue.
+    notifications_topic: str = "shopstream-notifications"
+    notification_queue_prefix: str = "shopstream-notifications-"  # + email, sms, push (+ -dlq)
+    # Receives before SQS moves a message to the dead-letter queue.
+    notification_max_receives: int = 5
+    # Well above a handler's p99 (a claim, a send and a mark: tens of milliseconds here), and
+    # the receive loop gives a send up after half of it: a message is never handed to a second
+    # worker while the first is still sending it.
+    notification_visibility_timeout_s: int = 30
+    notification_wait_time_s: int = 20  # long polling, SQS's maximum
+    notification_batch_size: int = 10  # SQS's maximum per receive
+    # A failed message becomes visible again after this times 2^(receives - 1), capped at 15
+    # minutes: the retry backoff, kept by SQS rather than by a sleeping worker.
+    notification_retry_backoff_s: int = 2
+    # Delivered notifications by id (event and channel): what keeps redeliveries from sending
+    # twice. A claim taken before a send lapses after the visibility timeout, when SQS hands
+    # the message of a worker that died mid-send to another.
+    notification_deliveries_table: str = "shopstream-notification-deliveries"
+    # How long a sent mark is kept (DynamoDB TTL): longer than any copy can still arrive (SQS
+    # keeps a message 14 days at most).
+    notification_dedupe_ttl_s: int = 15 * 24 * 3600
+    # The order page each notification links to (``{order_id}`` is filled in).
+    notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
+    # How long the agent waits for the order's read model to catch up before dead-lettering.
+    notification_read_model_wait_s: float = 30.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 26025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "shopstream <orders@shopstream.example>"
+    # Push: one MQTT topic per user, the last status retained for clients that connect later.
+    push_topic: str = "shopstream/users/{user_id}/notifications"
+    delivery_metrics_port: int = 26069
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

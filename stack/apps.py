@@ -1,11 +1,13 @@
 """The application processes, run on the stack like its other parts: gateway, worker, the
-carrier simulator standing in for the carrier on the other end of the AMQP link, and the
-dead-letter watch that serves every dead-letter queue's depth and age as metrics."""
+carrier simulator standing in for the carrier on the other end of the AMQP link, the
+dead-letter watch that serves every dead-letter queue's depth and age as metrics, the
+notification delivery workers and the SMTP server that keeps what they send."""
 
 from __future__ import annotations
 
 import sys
 
+import aiosmtplib
 import httpx
 
 from shopstream.health import Probe
@@ -152,3 +154,80 @@ class DeadLetterWatch(Part):
     def probes(self) -> list[tuple[str, Probe]]:
         url = f"{self.url}/metrics"
         return [("dlq-watch", lambda settings: _http_ok(url, settings))]
+
+
+async def smtp_ok(settings: Settings) -> str:
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.health_timeout_s
+    )
+    await smtp.connect()
+    try:
+        code, _ = await smtp.noop()
+    finally:
+        await smtp.quit()
+    return f"SMTP {code}"
+
+
+class MailSink(Part):
+    """A local SMTP server keeping every message under ``<state_dir>/mail/``."""
+
+    name = "mail"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"smtp": self.settings.smtp_port}
+
+    @property
+    def address(self) -> str:
+        return f"smtp://{self.settings.smtp_host}:{self.settings.smtp_port} -> {self.home}"
+
+    @property
+    def daemons(self) -> list[Daemon]:
+        return [
+            Daemon(
+                name=self.name,
+                argv=[sys.executable, "-m", "stack.mail_sink"],
+                run_dir=self.run_dir,
+                log_path=self.log_path,
+                env=local_env(self.settings),
+            )
+        ]
+
+    @property
+    def probes(self) -> list[tuple[str, Probe]]:
+        return [("smtp", smtp_ok)]
+
+
+class Delivery(Part):
+    """The notification delivery workers (e-mail, SMS, push) on their SQS queues."""
+
+    name = "delivery"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.worker_host}:{self.settings.delivery_metrics_port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"delivery metrics": self.settings.delivery_metrics_port}
+
+    @property
+    def address(self) -> str:
+        return self.url
+
+    @property
+    def daemons(self) -> list[Daemon]:
+        return [
+            Daemon(
+                name=self.name,
+                argv=[sys.executable, "-m", "streams.delivery"],
+                run_dir=self.run_dir,
+                log_path=self.log_path,
+                env=local_env(self.settings),
+            )
+        ]
+
+    @property
+    def probes(self) -> list[tuple[str, Probe]]:
+        url = f"{self.url}/metrics"
+        return [("delivery", lambda settings: _http_ok(url, settings))]

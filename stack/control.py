@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from shopstream.health import DependencyHealth
 from shopstream.settings import Settings
-from stack.apps import CarrierSimulator, DeadLetterWatch, Gateway, Worker
+from stack.apps import CarrierSimulator, DeadLetterWatch, Delivery, Gateway, MailSink, Worker
 from stack.errors import StackError
 from stack.kafka_part import Kafka
 from stack.kube_part import Kube
@@ -18,7 +18,14 @@ from stack.postgres_part import Postgres
 from stack.rabbitmq_part import RabbitMQ
 
 INFRASTRUCTURE: tuple[type[Part], ...] = (Kafka, Postgres, RabbitMQ, Moto)
-APPLICATIONS: tuple[type[Part], ...] = (Worker, CarrierSimulator, DeadLetterWatch, Gateway)
+APPLICATIONS: tuple[type[Part], ...] = (
+    MailSink,
+    Worker,
+    CarrierSimulator,
+    Delivery,
+    DeadLetterWatch,
+    Gateway,
+)
 ALL_PARTS = INFRASTRUCTURE + APPLICATIONS
 # Started only when named (the operator's tests do): its first start builds kube-apiserver,
 # which takes minutes, so neither `stack up` nor `run` starts it, and `down` stops it by name.

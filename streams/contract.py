@@ -464,3 +464,81 @@ def _describe(error: ValidationError) -> str:
         where = ".".join(str(part) for part in item["loc"])
         problems.append(f"{where}: {item['msg']}" if where else item["msg"])
     return "; ".join(problems)
+
+
+# --- customer notifications (published on SNS, not Kafka) -------------------------------
+# One record per notification and channel, the SNS message body the delivery workers read.
+# Not an EventBase: it never travels on Kafka and is keyed by nothing but its own id. It is
+# versioned like the events: a reader refuses a newer NOTIFICATION_SCHEMA_VERSION.
+
+NOTIFICATION_SCHEMA_VERSION: Final = 1
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class NotificationKind(StrEnum):
+    ORDER_CONFIRMED = "order_confirmed"
+    PAYMENT_FAILED = "payment_failed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    SHIPPING_PROBLEM = "shipping_problem"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class CustomerNotification(Record):
+    # uuid5(event_id, channel): one notification per event per channel, what delivery dedupes on.
+    notification_id: UUID
+    event_id: UUID  # the order event this notification tells of
+    schema_version: Annotated[int, Field(ge=1, le=NOTIFICATION_SCHEMA_VERSION)] = (
+        NOTIFICATION_SCHEMA_VERSION
+    )
+    occurred_at: UtcDatetime
+    trace_id: TraceId
+    kind: NotificationKind
+    channel: Channel
+    order_id: Id
+    user_id: Id
+    recipient_name: Text
+    # Where it goes: an e-mail address, an E.164 phone number, or (push) the user's id.
+    address: Annotated[str, Field(min_length=1, max_length=254)]
+    status: OrderStatus
+    subject: Text
+    text: Text
+    link: Text
+    lines: tuple[OrderLine, ...] = ()
+    total_cents: NonNegativeInt | None = None
+    currency: Currency | None = None
+    tracking_number: Text | None = None
+    refunded_cents: NonNegativeInt | None = None
+
+
+def encode_notification(notification: CustomerNotification) -> str:
+    """The SNS message body (SNS carries text, not bytes)."""
+    return notification.model_dump_json()
+
+
+def decode_notification(body: str) -> CustomerNotification:
+    """Parse one SNS/SQS message body; anything off the contract raises ContractError."""
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(payload, dict):
+        raise ContractError(f"not a JSON object but {_json_kind(payload)}")
+    version = payload.get("schema_version")
+    if type(version) is int and version > NOTIFICATION_SCHEMA_VERSION:
+        raise ContractError(
+            f"unsupported notification schema_version {version}: this reader knows versions "
+            f"up to {NOTIFICATION_SCHEMA_VERSION}; upgrade the reader"
+        )
+    try:
+        return CustomerNotification.model_validate(payload)
+    except ValidationError as exc:
+        raise ContractError(f"invalid CustomerNotification: {_describe(exc)}") from exc

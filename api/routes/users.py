@@ -1,4 +1,5 @@
-"""Accounts and sessions: register, sign in, refresh, sign out, me, change password."""
+"""Accounts and sessions: register, sign in, refresh, sign out, me, change password,
+notification preferences."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from api.deps import (
 )
 from api.openapi import problems
 from api.problems import Unauthorized
+from api.schemas.notifications import NotificationPreferences, NotificationPreferencesPublic
 from api.schemas.users import (
     LoginRequest,
     LogoutRequest,
@@ -25,7 +27,7 @@ from api.schemas.users import (
     UserCreate,
     UserPublic,
 )
-from api.services import users
+from api.services import notifications, users
 
 router = APIRouter(tags=["users"])
 
@@ -119,3 +121,25 @@ async def change_password(
         pool, hasher, user.user_id, body.current_password, body.new_password
     )
     return await users.start_session(account, tokens, sessions)
+
+
+@router.get(
+    "/users/me/notification-preferences",
+    summary="Which channels the signed-in user is notified on, and where",
+    responses=problems(401),
+)
+async def notification_preferences(
+    user: CurrentUser, pool: PoolDep
+) -> NotificationPreferencesPublic:
+    return await notifications.get_preferences(pool, user.user_id)
+
+
+@router.put(
+    "/users/me/notification-preferences",
+    summary="Choose the channels (e-mail, SMS, push) and the phone number and e-mail address",
+    responses=problems(401, 413, 422),
+)
+async def set_notification_preferences(
+    body: NotificationPreferences, user: CurrentUser, pool: PoolDep
+) -> NotificationPreferencesPublic:
+    return await notifications.put_preferences(pool, user.user_id, body)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from operators import declarations
-from shopstream.settings import REPO_ROOT
+from shopstream.settings import REPO_ROOT, Settings
+from streams.adapters.notification_topology import queue_names
 from streams.carrier_topology import CarrierTopology
+from streams.contract import Channel
 from streams.topics import ORDERS_STATE, TOPICS
 
 
@@ -34,3 +36,31 @@ def test_the_carrier_link_declares_every_queue_the_shipping_side_binds() -> None
     assert spec["exchange"]["name"] == names.exchange
     assert {(b["queue"], b["routingKey"]) for b in spec["bindings"]} == set(names.bindings)
     assert {queue["name"] for queue in spec["queues"]} == set(names.queues)
+
+
+def test_each_notification_channel_has_a_queue_with_a_bounded_dead_letter_queue() -> None:
+    settings = Settings.model_construct()
+    documents = declarations.notification_resources(settings)
+    queues = {
+        doc["metadata"]["name"]: doc["spec"] for doc in documents if doc["kind"] == "SqsQueue"
+    }
+    for channel in Channel:
+        names = queue_names(settings, channel)
+        dead_letter = queues[names.queue]["deadLetter"]
+        assert dead_letter["queueRef"]["name"] == names.dead_letter
+        assert dead_letter["maxReceiveCount"] == settings.notification_max_receives
+        assert names.dead_letter in queues
+
+
+def test_the_notification_topic_routes_each_channel_to_its_queue_by_filter_policy() -> None:
+    settings = Settings.model_construct()
+    (topic,) = [
+        doc for doc in declarations.notification_resources(settings) if doc["kind"] == "SnsTopic"
+    ]
+    routes = {
+        sub["queueRef"]["name"]: sub["filterPolicy"] for sub in topic["spec"]["subscriptions"]
+    }
+    assert routes == {
+        queue_names(settings, channel).queue: {"channel": [channel.value]} for channel in Channel
+    }
+    assert {sub["rawMessageDelivery"] for sub in topic["spec"]["subscriptions"]} == {True}
