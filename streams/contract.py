@@ -181,6 +181,14 @@ class PaymentRetryRequested(_ByOrder):
     payment_token: Text
 
 
+class ShippingAddressChanged(_ByOrder):
+    """The customer's new shipping address. A request like OrderCancelled: the saga takes it
+    only until a shipment is requested (``streams.domain.order_status.address_change_refusal``)."""
+
+    type: Literal["ShippingAddressChanged"] = "ShippingAddressChanged"
+    shipping_address: Address
+
+
 class ReservationExpiryDue(_ByOrder):
     """A timer saw the order's reservation deadline pass; the saga decides whether it expires."""
 
@@ -330,6 +338,7 @@ AnyEvent: TypeAlias = (
     OrderPlaced
     | OrderCancelled
     | PaymentRetryRequested
+    | ShippingAddressChanged
     | ReservationExpiryDue
     | OrderStatusChanged
     | ReserveStock

@@ -38,6 +38,7 @@ from streams.contract import (
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockAdjusted,
     StockRejected,
@@ -74,7 +75,13 @@ def _carrying(*types: type[EventBase]) -> frozenset[str]:
 ORDERS_EVENTS: Final = TopicSpec(
     "orders.events",
     "order_id",
-    _carrying(OrderPlaced, OrderCancelled, PaymentRetryRequested, ReservationExpiryDue),
+    _carrying(
+        OrderPlaced,
+        OrderCancelled,
+        PaymentRetryRequested,
+        ShippingAddressChanged,
+        ReservationExpiryDue,
+    ),
 )
 ORDERS_STATUS: Final = TopicSpec("orders.status", "order_id", _carrying(OrderStatusChanged))
 INVENTORY_COMMANDS: Final = TopicSpec(

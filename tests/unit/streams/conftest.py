@@ -28,6 +28,7 @@ from streams.contract import (
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockAdjusted,
     StockRejected,
@@ -69,6 +70,7 @@ def _samples() -> list[AnyEvent]:
         ),
         OrderCancelled(**common, reason="changed my mind"),
         PaymentRetryRequested(**common, payment_token="tok_mastercard"),
+        ShippingAddressChanged(**common, shipping_address=ADDRESS),
         OrderStatusChanged(
             **common, from_status=OrderStatus.PENDING, to_status=OrderStatus.RESERVED, reason="ok"
         ),
