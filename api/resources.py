@@ -1,12 +1,15 @@
 """What a gateway process holds for its lifetime, opened once by the app's lifespan.
 
 One asyncpg pool, one EventPublisher (its Kafka producer batches every request's events), one
-DynamoDB and one S3 client. A process serves only the routers its settings name, and opens only
-what those need: a users-only deployment never connects to Kafka.
+DynamoDB and one S3 client; where products are served, the outbox relay runs beside them. A
+process serves only the routers its settings name, and opens only what those need: a
+users-only deployment never connects to Kafka.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from api.dynamo import DynamoDBClient, ensure_table, error_code
 from api.idempotency import IdempotencyStore
+from api.outbox import Outbox
 from api.ratelimit import RateLimiter
 from api.schema import migrate
 from api.security import AccessTokens, PasswordHasher
@@ -49,6 +53,7 @@ class Resources:
     sessions: Sessions | None
     limiter: RateLimiter | None
     idempotency: IdempotencyStore | None
+    outbox: Outbox | None
 
 
 def check_secret(settings: Settings) -> None:
@@ -97,12 +102,17 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_history_table(settings, client=dynamodb)
             idempotency = IdempotencyStore(dynamodb, settings)
 
-        s3 = None
+        s3 = outbox = None
         if "products" in routers:
             s3 = await stack.enter_async_context(
                 aws_client(settings, "s3", Config(max_pool_connections=_AWS_CONNECTIONS))
             )
             await ensure_bucket(s3, settings)
+            assert publisher is not None
+            outbox = Outbox(pool, publisher, settings)
+            relay = asyncio.create_task(outbox.run(), name="outbox-relay")
+            # Stopped before the producer and the pool it uses (the stack unwinds in reverse).
+            stack.push_async_callback(_stop, relay)
 
         yield Resources(
             settings=settings,
@@ -115,7 +125,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             sessions=sessions,
             limiter=limiter,
             idempotency=idempotency,
+            outbox=outbox,
         )
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def ensure_bucket(s3: Any, settings: Settings) -> None:

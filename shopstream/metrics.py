@@ -39,3 +39,8 @@ STREAM_LATENCY = Histogram(
     ["agent"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+OUTBOX_SENT = Counter(
+    "shopstream_outbox_sent_total",
+    "Outbox rows a gateway's relay published to Kafka and marked sent (a resend counts again).",
+)

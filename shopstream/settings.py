@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024  # per request; image uploads have their own cap
     shop_currency: str = "EUR"
 
+    # Catalog outbox.
+    # The relay (api.outbox) wakes at once for this process's own writes; this interval is for
+    # rows left by other processes or by a crash between a commit and its send.
+    outbox_poll_interval_s: float = 1.0
+    outbox_batch_size: int = 100
+    outbox_retention_s: float = 7 * 24 * 3600  # how long sent rows are kept
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -9,7 +9,8 @@ Money. Integer minor units (``amount_cents``, ``total_cents``) beside a 3-letter
 Partition key. ``record.key`` is the value of the field named by ``key_field``:
     - ``sku`` for the commands addressed to inventory (ReserveStock, ReleaseStock, AdjustStock)
       and for StockAdjusted, because a SKU's stock has exactly one writer: the inventory
-      partition that owns that key;
+      partition that owns that key; and for ProductPriceChanged, so that one product's price
+      changes are read in the order they were made;
     - ``order_id`` for everything else, the inventory's answers included (they go back to the
       order saga), so that one order's events are applied in order.
 
@@ -332,6 +333,20 @@ class ShipmentDelivered(_ByOrder):
     type: Literal["ShipmentDelivered"] = "ShipmentDelivered"
 
 
+# --- catalog ----------------------------------------------------------------------------
+
+
+class ProductPriceChanged(_BySku):
+    """A product's catalog price changed. Orders already placed keep the price they were placed
+    at; this tells whoever keeps prices of their own (search, a price history, alerts)."""
+
+    type: Literal["ProductPriceChanged"] = "ProductPriceChanged"
+    old_price_cents: NonNegativeInt
+    old_currency: Currency
+    price_cents: NonNegativeInt
+    currency: Currency
+
+
 # --- the union and its codec ------------------------------------------------------------
 
 AnyEvent: TypeAlias = (
@@ -358,6 +373,7 @@ AnyEvent: TypeAlias = (
     | ShipmentDispatched
     | ShippingProblem
     | ShipmentDelivered
+    | ProductPriceChanged
 )
 Event: TypeAlias = Annotated[AnyEvent, Field(discriminator="type")]
 

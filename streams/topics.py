@@ -31,6 +31,7 @@ from streams.contract import (
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
+    ProductPriceChanged,
     RefundRequested,
     ReleaseStock,
     ReservationExpiryDue,
@@ -103,6 +104,8 @@ SHIPPING_EVENTS: Final = TopicSpec(
     "order_id",
     _carrying(ShipmentDispatched, ShippingProblem, ShipmentDelivered),
 )
+# The catalog's facts, keyed by sku; published by the gateway's outbox relay (api.outbox).
+CATALOG_EVENTS: Final = TopicSpec("catalog.events", "sku", _carrying(ProductPriceChanged))
 # The order's latest state (the saga's table row), compacted: read models are built from it.
 # Its header says why the order is in its status, when this state changed the status.
 STATUS_REASON_HEADER: Final = "x-status-reason"
@@ -124,6 +127,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     PAYMENTS_EVENTS,
     SHIPPING_COMMANDS,
     SHIPPING_EVENTS,
+    CATALOG_EVENTS,
     DEAD_LETTERS,
 )
 

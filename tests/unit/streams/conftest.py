@@ -21,6 +21,7 @@ from streams.contract import (
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
+    ProductPriceChanged,
     RefundRequested,
     ReleaseStock,
     ReservationExpiryDue,
@@ -102,6 +103,14 @@ def _samples() -> list[AnyEvent]:
         ShipmentDispatched(**common, carrier="DHL", tracking_number="JD0146"),
         ShippingProblem(**common, reason="address not found", attempt=1),
         ShipmentDelivered(**common),
+        ProductPriceChanged(
+            **envelope,
+            sku="MUG-01",
+            old_price_cents=1250,
+            old_currency="EUR",
+            price_cents=1399,
+            currency="EUR",
+        ),
     ]
 
 

@@ -138,9 +138,16 @@ def test_ids_with_whitespace_are_refused() -> None:
 # --- partition keys ---------------------------------------------------------------------
 
 
-def test_stock_commands_and_stock_levels_are_keyed_by_sku() -> None:
+def test_stock_commands_stock_levels_and_price_changes_are_keyed_by_sku() -> None:
     by_sku = {cls.__name__ for cls in EVENT_TYPES if cls.key_field == "sku"}
-    assert by_sku == {"ReserveStock", "ReleaseStock", "CommitStock", "AdjustStock", "StockAdjusted"}
+    assert by_sku == {
+        "ReserveStock",
+        "ReleaseStock",
+        "CommitStock",
+        "AdjustStock",
+        "StockAdjusted",
+        "ProductPriceChanged",
+    }
 
 
 def test_every_record_exposes_the_value_of_its_key_field_as_key(any_event: AnyEvent) -> None:
