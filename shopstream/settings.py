@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 100
     outbox_retention_s: float = 7 * 24 * 3600  # how long sent rows are kept
 
+    # Gateway request path.
+    # Access tokens remembered once verified, per process (a few hundred bytes each).
+    access_token_cache_size: int = 10_000
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

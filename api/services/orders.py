@@ -108,7 +108,8 @@ async def place_order(
         events=(encode(order.model_copy(update={"payment_token": _REDACTED})).decode(),),
     )
     stored, fresh = await store.claim(user.user_id, idempotency_key, fingerprint, candidate)
-    await publish(publisher, _restore(stored.events, body.payment_token))
+    # Stored now: its events are the order just built, with no need to decode them back.
+    await publish(publisher, [order] if fresh else _restore(stored.events, body.payment_token))
     if fresh:
         log.info("order placed", order_id=order.order_id, total_cents=order.total_cents)
     return PlacedOrder(stored, replayed=not fresh)
