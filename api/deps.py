@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.dynamo import DynamoDBClient
 from api.idempotency import IdempotencyStore
+from api.outbox import Outbox
 from api.problems import Forbidden, Unauthorized
 from api.ratelimit import RateLimiter
 from api.resources import Resources
@@ -88,6 +89,11 @@ async def _idempotency(resources: ResourcesDep) -> IdempotencyStore:
     return store
 
 
+async def _outbox(resources: ResourcesDep) -> Outbox:
+    outbox: Outbox = _need(resources.outbox, "the outbox")
+    return outbox
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
@@ -98,6 +104,7 @@ TokensDep = Annotated[AccessTokens, Depends(_tokens)]
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+OutboxDep = Annotated[Outbox, Depends(_outbox)]
 
 
 async def _current_user(

@@ -1,12 +1,15 @@
 """What a gateway process holds for its lifetime, opened once by the app's lifespan.
 
 One asyncpg pool, one EventPublisher (its Kafka producer batches every request's events), one
-DynamoDB and one S3 client. A process serves only the routers its settings name, and opens only
-what those need: a users-only deployment never connects to Kafka.
+DynamoDB and one S3 client; where products are served, the outbox relay runs beside them. A
+process serves only the routers its settings name, and opens only what those need: a
+users-only deployment never connects to Kafka.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from api.dynamo import DynamoDBClient, ensure_table, error_code
 from api.idempotency import IdempotencyStore
+from api.outbox import Outbox
 from api.ratelimit import RateLimiter
 from api.schema import migrate
 from api.security import AccessTokens, PasswordHasher
@@ -32,6 +36,10 @@ from streams.publisher import EventPublisher
 log = get_logger(__name__)
 
 _AWS_CONNECTIONS = 64
+# Every order's idempotency claim is one DynamoDB call. botocore's client-side parameter
+# validation walks the whole request against the API model first; the requests are built by
+# our own tested code, and DynamoDB validates them again anyway.
+_DYNAMODB_CONFIG = Config(max_pool_connections=_AWS_CONNECTIONS, parameter_validation=False)
 # The signing key's default in the settings: accepted on a developer's machine only.
 _LOCAL_SECRET_PREFIX = "local-only-"  # noqa: S105 - a prefix to refuse, not a secret
 
@@ -49,6 +57,7 @@ class Resources:
     sessions: Sessions | None
     limiter: RateLimiter | None
     idempotency: IdempotencyStore | None
+    outbox: Outbox | None
 
 
 def check_secret(settings: Settings) -> None:
@@ -72,6 +81,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             settings.database_url.get_secret_value(),
             min_size=1,
             max_size=settings.gateway_db_pool_size,
+            reset=_keep_session,
         )
         stack.push_async_callback(pool.close)
         applied = await migrate(pool)
@@ -84,7 +94,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await publisher.start()
             stack.push_async_callback(publisher.stop)
 
-        dynamodb: DynamoDBClient = await stack.enter_async_context(aws_client(settings, "dynamodb"))
+        dynamodb: DynamoDBClient = await stack.enter_async_context(
+            aws_client(settings, "dynamodb", _DYNAMODB_CONFIG)
+        )
         sessions = limiter = hasher = idempotency = None
         if "users" in routers:
             await ensure_table(dynamodb, settings.sessions_table)
@@ -97,12 +109,17 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_history_table(settings, client=dynamodb)
             idempotency = IdempotencyStore(dynamodb, settings)
 
-        s3 = None
+        s3 = outbox = None
         if "products" in routers:
             s3 = await stack.enter_async_context(
                 aws_client(settings, "s3", Config(max_pool_connections=_AWS_CONNECTIONS))
             )
             await ensure_bucket(s3, settings)
+            assert publisher is not None
+            outbox = Outbox(pool, publisher, settings)
+            relay = asyncio.create_task(outbox.run(), name="outbox-relay")
+            # Stopped before the producer and the pool it uses (the stack unwinds in reverse).
+            stack.push_async_callback(_stop, relay)
 
         yield Resources(
             settings=settings,
@@ -115,7 +132,22 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             sessions=sessions,
             limiter=limiter,
             idempotency=idempotency,
+            outbox=outbox,
         )
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool does on release besides rolling back an open transaction: nothing.
+
+    asyncpg's default sends a reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL)
+    after every use, one more round trip per query. The gateway leaves no session state behind
+    (no SET, LISTEN, cursor or session-level advisory lock; its locks are transaction-scoped)."""
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def ensure_bucket(s3: Any, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The gateways' PostgreSQL tables (users, products, product images), as migrations.
+"""The gateways' PostgreSQL tables (users, products, product images, the outbox), as migrations.
 
 One database, one ledger: these migrations are recorded in the projections' own
 ``schema_migrations`` table, with versions from 100 up so that they can never collide with the
@@ -9,7 +9,9 @@ too, so gateways and workers starting together still apply each migration exactl
 gateways can rely on the projections' tables (``stock_levels``, ``orders``) existing.
 
 The same rules as the projections' migrations hold: append, never edit an applied one, and stay
-compatible with the previous release's code.
+compatible with the previous release's code. Versions need not be contiguous: ``migrate`` applies
+every listed migration not yet recorded, in list order, so numbers left free (102 to 104, taken
+by changes developed alongside) are applied whenever they arrive.
 """
 
 from __future__ import annotations
@@ -100,6 +102,25 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             CHECK (NOT sms_opt_in OR phone IS NOT NULL),
             updated_at   timestamptz NOT NULL DEFAULT now()
         );
+        """,
+    ),
+    Migration(
+        105,
+        "gateway outbox: events written with the change they describe",
+        """
+        CREATE TABLE outbox (
+            -- Commit order of one key's events is seq order: their writers hold the row lock
+            -- of what they change (the product) until they commit.
+            seq        bigserial PRIMARY KEY,
+            event_id   uuid NOT NULL UNIQUE,
+            -- The deployed topic (with its prefix): each relay sends only its own topics' rows.
+            topic      text NOT NULL,
+            key        text NOT NULL,
+            payload    bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at    timestamptz
+        );
+        CREATE INDEX outbox_unsent ON outbox (topic, seq) WHERE sent_at IS NULL;
         """,
     ),
 )

@@ -79,3 +79,7 @@ NOTIFICATIONS_FAILED = Counter(
     "Delivery attempts that failed (the message is retried, then dead-lettered), by channel.",
     ["channel"],
 )
+OUTBOX_SENT = Counter(
+    "shopstream_outbox_sent_total",
+    "Outbox rows a gateway's relay published to Kafka and marked sent (a resend counts again).",
+)

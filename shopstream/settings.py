@@ -203,6 +203,17 @@ class Settings(BaseSettings):
     push_topic: str = "shopstream/users/{user_id}/notifications"
     delivery_metrics_port: int = 26069
 
+    # Catalog outbox.
+    # The relay (api.outbox) wakes at once for this process's own writes; this interval is for
+    # rows left by other processes or by a crash between a commit and its send.
+    outbox_poll_interval_s: float = 1.0
+    outbox_batch_size: int = 100
+    outbox_retention_s: float = 7 * 24 * 3600  # how long sent rows are kept
+
+    # Gateway request path.
+    # Access tokens remembered once verified, per process (a few hundred bytes each).
+    access_token_cache_size: int = 10_000
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

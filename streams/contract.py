@@ -9,7 +9,8 @@ Money. Integer minor units (``amount_cents``, ``total_cents``) beside a 3-letter
 Partition key. ``record.key`` is the value of the field named by ``key_field``:
     - ``sku`` for the commands addressed to inventory (ReserveStock, ReleaseStock, AdjustStock)
       and for StockAdjusted, because a SKU's stock has exactly one writer: the inventory
-      partition that owns that key;
+      partition that owns that key; and for ProductPriceChanged, so that one product's price
+      changes are read in the order they were made;
     - ``order_id`` for everything else, the inventory's answers included (they go back to the
       order saga), so that one order's events are applied in order.
 
@@ -181,6 +182,14 @@ class PaymentRetryRequested(_ByOrder):
     payment_token: Text
 
 
+class ShippingAddressChanged(_ByOrder):
+    """The customer's new shipping address. A request like OrderCancelled: the saga takes it
+    only until a shipment is requested (``streams.domain.order_status.address_change_refusal``)."""
+
+    type: Literal["ShippingAddressChanged"] = "ShippingAddressChanged"
+    shipping_address: Address
+
+
 class ReservationExpiryDue(_ByOrder):
     """A timer saw the order's reservation deadline pass; the saga decides whether it expires."""
 
@@ -347,12 +356,27 @@ class ShipmentReplyOverdue(_ByOrder):
     attempt: PositiveInt
 
 
+# --- catalog ----------------------------------------------------------------------------
+
+
+class ProductPriceChanged(_BySku):
+    """A product's catalog price changed. Orders already placed keep the price they were placed
+    at; this tells whoever keeps prices of their own (search, a price history, alerts)."""
+
+    type: Literal["ProductPriceChanged"] = "ProductPriceChanged"
+    old_price_cents: NonNegativeInt
+    old_currency: Currency
+    price_cents: NonNegativeInt
+    currency: Currency
+
+
 # --- the union and its codec ------------------------------------------------------------
 
 AnyEvent: TypeAlias = (
     OrderPlaced
     | OrderCancelled
     | PaymentRetryRequested
+    | ShippingAddressChanged
     | ReservationExpiryDue
     | OrderStatusChanged
     | ReserveStock
@@ -374,6 +398,7 @@ AnyEvent: TypeAlias = (
     | ShipmentDelivered
     | CarrierReplied
     | ShipmentReplyOverdue
+    | ProductPriceChanged
 )
 Event: TypeAlias = Annotated[AnyEvent, Field(discriminator="type")]
 

@@ -118,3 +118,10 @@ class EventPublisher:
         ]
         for delivery in pending:
             await delivery
+
+    async def publish_encoded(self, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+        """Send records already encoded, as ``(topic, key, value)``; return once Kafka has them
+        all. For records whose topic was decided when they were written (an outbox row)."""
+        pending = [await self.producer.send(topic, value, key=key) for topic, key, value in records]
+        for delivery in pending:
+            await delivery

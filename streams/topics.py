@@ -32,6 +32,7 @@ from streams.contract import (
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
+    ProductPriceChanged,
     RefundRequested,
     ReleaseStock,
     ReservationExpiryDue,
@@ -40,6 +41,7 @@ from streams.contract import (
     ShipmentDispatched,
     ShipmentReplyOverdue,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockAdjusted,
     StockRejected,
@@ -76,7 +78,13 @@ def _carrying(*types: type[EventBase]) -> frozenset[str]:
 ORDERS_EVENTS: Final = TopicSpec(
     "orders.events",
     "order_id",
-    _carrying(OrderPlaced, OrderCancelled, PaymentRetryRequested, ReservationExpiryDue),
+    _carrying(
+        OrderPlaced,
+        OrderCancelled,
+        PaymentRetryRequested,
+        ShippingAddressChanged,
+        ReservationExpiryDue,
+    ),
 )
 ORDERS_STATUS: Final = TopicSpec("orders.status", "order_id", _carrying(OrderStatusChanged))
 INVENTORY_COMMANDS: Final = TopicSpec(
@@ -102,6 +110,8 @@ SHIPPING_EVENTS: Final = TopicSpec(
     "order_id",
     _carrying(ShipmentDispatched, ShippingProblem, ShipmentDelivered),
 )
+# The catalog's facts, keyed by sku; published by the gateway's outbox relay (api.outbox).
+CATALOG_EVENTS: Final = TopicSpec("catalog.events", "sku", _carrying(ProductPriceChanged))
 # The order's latest state (the saga's table row), compacted: read models are built from it.
 # Its header says why the order is in its status, when this state changed the status.
 STATUS_REASON_HEADER: Final = "x-status-reason"
@@ -123,6 +133,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     PAYMENTS_EVENTS,
     SHIPPING_COMMANDS,
     SHIPPING_EVENTS,
+    CATALOG_EVENTS,
     DEAD_LETTERS,
 )
 

@@ -175,14 +175,25 @@ async def retry_payment(
 
 @router.patch(
     "/orders/{order_id}",
-    summary="Change the shipping address before shipment (not supported yet: 409)",
-    responses=problems(401, 404, 409, 413),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OrderCommandAccepted,
+    summary="Change the shipping address, until a shipment is requested",
+    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 503)},
 )
 async def change_order(
-    order_id: OrderIdPath, body: ShippingAddressChange, user: CurrentUser, pool: PoolDep
-) -> OrderPublic:
-    # Refuses, for now, with the reason (404 for orders not the caller's, 409 otherwise).
-    await orders.change_shipping_address(pool, user, order_id)
+    order_id: OrderIdPath,
+    body: ShippingAddressChange,
+    user: CurrentUser,
+    pool: PoolDep,
+    publisher: PublisherDep,
+) -> JSONResponse:
+    """Accepted while the order is pending, reserved or waiting for a payment retry. Once its
+    shipment is requested (it is paid), or later, the answer is 409. The order's
+    ``shipping_address`` shows the new address once the saga has taken it."""
+    await orders.change_shipping_address(
+        pool, publisher, user, order_id, body.shipping_address.to_contract()
+    )
+    return _accepted(order_id, "Address change requested; the order shows it once applied.")
 
 
 @router.get(

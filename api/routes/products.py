@@ -6,7 +6,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 
-from api.deps import AdminUser, PoolDep, PublisherDep, S3Dep, SettingsDep
+from api.deps import AdminUser, OutboxDep, PoolDep, PublisherDep, S3Dep, SettingsDep
 from api.openapi import problems
 from api.problems import ApiError
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKU_PATTERN, Cents, CleanStr
@@ -95,9 +95,11 @@ async def create_product(
     responses=problems(*ADMIN_ERRORS, 413),
 )
 async def update_product(
-    sku: SkuPath, body: ProductUpdate, admin: AdminUser, pool: PoolDep
+    sku: SkuPath, body: ProductUpdate, admin: AdminUser, pool: PoolDep, outbox: OutboxDep
 ) -> ProductPublic:
-    return await products.update_product(pool, sku, body)
+    """A price change is published as ProductPriceChanged on ``catalog.events``, committed
+    with the new price (through the outbox: the two never disagree)."""
+    return await products.update_product(pool, outbox, sku, body)
 
 
 @router.delete(

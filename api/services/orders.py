@@ -2,9 +2,10 @@
 
 An order is acknowledged (202) only once its OrderPlaced is acknowledged by Kafka; prices and
 the total come from the catalog at that moment. Whether the order then gets its stock, its
-payment and its parcel is the saga's business. Cancelling and retrying a payment are requests
-to the saga: the gateway refuses early what the order's state machine would refuse anyway
-(``streams.domain.order_status``), and the saga decides again when the event arrives.
+payment and its parcel is the saga's business. Cancelling, retrying a payment and changing the
+shipping address are requests to the saga: the gateway refuses early what the order's state
+machine would refuse anyway (``streams.domain.order_status``), and the saga decides again when
+the event arrives.
 
 Reads come from the status projection, which trails Kafka by a moment: an order just accepted
 may answer 404 for that moment, and its list entry appears a little later.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, NoReturn
+from typing import Final
 
 import asyncpg
 
@@ -39,16 +40,18 @@ from api.services.products import catalog_prices
 from shopstream.logs import get_logger
 from shopstream.settings import Settings
 from streams.contract import (
+    Address,
     AnyEvent,
     OrderCancelled,
     OrderLine,
     OrderPlaced,
     OrderStatus,
     PaymentRetryRequested,
+    ShippingAddressChanged,
     decode,
     encode,
 )
-from streams.domain.order_status import TERMINAL, TransitionRefused, transition
+from streams.domain.order_status import TransitionRefused, address_change_refusal, transition
 from streams.projections.history import order_timeline
 from streams.projections.order_status import (
     OrderDetail,
@@ -105,7 +108,8 @@ async def place_order(
         events=(encode(order.model_copy(update={"payment_token": _REDACTED})).decode(),),
     )
     stored, fresh = await store.claim(user.user_id, idempotency_key, fingerprint, candidate)
-    await publish(publisher, _restore(stored.events, body.payment_token))
+    # Stored now: its events are the order just built, with no need to decode them back.
+    await publish(publisher, [order] if fresh else _restore(stored.events, body.payment_token))
     if fresh:
         log.info("order placed", order_id=order.order_id, total_cents=order.total_cents)
     return PlacedOrder(stored, replayed=not fresh)
@@ -310,17 +314,23 @@ async def retry_payment(
     )
 
 
-_SHIPPED: Final = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
-
-
-async def change_shipping_address(pool: asyncpg.Pool, user: Principal, order_id: str) -> NoReturn:
-    """Always refuses for now: the saga has no event for it (ShippingAddressChanged proposed)."""
+async def change_shipping_address(
+    pool: asyncpg.Pool,
+    publisher: EventPublisher,
+    user: Principal,
+    order_id: str,
+    address: Address,
+) -> None:
     order = await visible_order(pool, user, order_id)
-    if order.status in _SHIPPED:
-        raise Conflict("The parcel has left the warehouse; its address can no longer change.")
-    if order.status in TERMINAL:
-        raise Conflict(f"The order is {order.status}; its address can no longer change.")
-    raise Conflict(
-        "Changing the shipping address of a placed order is not supported yet; cancel the "
-        "order and place it again with the new address."
+    # The projection has no shipment column; the saga requests the shipment in the same step
+    # that makes the order PAID, so a PAID order here has one. The saga checks again anyway:
+    # the projection trails it by a moment.
+    refusal = address_change_refusal(
+        order.status, shipment_requested=order.status is OrderStatus.PAID
+    )
+    if refusal is not None:
+        raise Conflict(f"The shipping address cannot change: {refusal}.")
+    await publish(
+        publisher,
+        [ShippingAddressChanged(order_id=order_id, shipping_address=address, **request_trace())],
     )

@@ -1,5 +1,8 @@
 """The catalog in PostgreSQL, images in S3, and stock from the inventory's read model.
 
+A price change is published as ProductPriceChanged through the outbox (``api.outbox``): the
+event row is committed in the transaction that changes the price, so the two never disagree.
+
 Stock is never written here: the inventory agent is the one writer of a SKU's stock, so an
 admin's adjustment is an ``AdjustStock`` command to it, and what the catalog shows comes from
 its read model (``stock_levels``, kept by the stream worker), joined in the same query so that
@@ -15,6 +18,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from api.outbox import Outbox
 from api.problems import ApiError, Conflict, NotFound
 from api.schemas.products import (
     ImagePublic,
@@ -29,7 +33,7 @@ from api.schemas.products import (
 from api.services.events import publish, request_trace
 from shopstream.logs import get_logger
 from shopstream.settings import Settings
-from streams.contract import AdjustStock
+from streams.contract import AdjustStock, ProductPriceChanged
 from streams.publisher import EventPublisher
 
 log = get_logger(__name__)
@@ -195,32 +199,48 @@ async def create_product(
     return await get_product(pool, body.sku)
 
 
-async def update_product(pool: asyncpg.Pool, sku: str, body: ProductUpdate) -> ProductPublic:
+async def update_product(
+    pool: asyncpg.Pool, outbox: Outbox, sku: str, body: ProductUpdate
+) -> ProductPublic:
     changes = body.changes()
     assignments = ", ".join(f"{name} = ${index}" for index, name in enumerate(changes, start=2))
-    # The old price is read in the same statement (the row is locked by the UPDATE), so the
-    # price change logged below is exactly the one this update made.
-    row = await pool.fetchrow(
-        f"""
-        WITH old AS (
-            SELECT sku, price_cents, currency FROM products
-             WHERE sku = $1 AND deleted_at IS NULL
-               FOR UPDATE
+    async with pool.acquire() as connection, connection.transaction():
+        # The old price is read in the same statement (the row is locked by the UPDATE until
+        # the commit), so the event below describes exactly the change this update made.
+        row = await connection.fetchrow(
+            f"""
+            WITH old AS (
+                SELECT sku, price_cents, currency FROM products
+                 WHERE sku = $1 AND deleted_at IS NULL
+                   FOR UPDATE
+            )
+            UPDATE products AS p SET {assignments}, updated_at = now()
+              FROM old
+             WHERE p.sku = old.sku
+            RETURNING old.price_cents AS old_price_cents, old.currency AS old_currency,
+                      p.price_cents, p.currency
+            """,  # noqa: S608 - column names come from the model's fields, values are parameters
+            sku,
+            *changes.values(),
         )
-        UPDATE products AS p SET {assignments}, updated_at = now()
-          FROM old
-         WHERE p.sku = old.sku
-        RETURNING old.price_cents AS old_price_cents, old.currency AS old_currency,
-                  p.price_cents, p.currency
-        """,  # noqa: S608 - column names come from the model's fields, values are parameters
-        sku,
-        *changes.values(),
-    )
-    if row is None:
-        raise NotFound(f"No product {sku}.")
-    if (row["old_price_cents"], row["old_currency"]) != (row["price_cents"], row["currency"]):
-        # No contract event carries price changes yet (ProductPriceChanged is proposed); until
-        # then the change is logged, which is all a consumer could have had from it.
+        if row is None:
+            raise NotFound(f"No product {sku}.")
+        repriced = (row["old_price_cents"], row["old_currency"]) != (
+            row["price_cents"],
+            row["currency"],
+        )
+        if repriced:
+            changed = ProductPriceChanged(
+                sku=sku,
+                old_price_cents=row["old_price_cents"],
+                old_currency=row["old_currency"],
+                price_cents=row["price_cents"],
+                currency=row["currency"],
+                **request_trace(),
+            )
+            await outbox.add(connection, changed)
+    if repriced:
+        outbox.wake()
         log.info(
             "product price changed",
             sku=sku,

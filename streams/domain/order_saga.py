@@ -18,6 +18,9 @@ What each event does:
                            deadline; stock is reserved again and the next attempt follows.
     ReservationExpiryDue   EXPIRED, and held stock released, if the order is still unpaid past its
                            deadline; otherwise nothing (the timer's hint was late or repeated).
+    ShippingAddressChanged the new address is kept, until a shipment is requested (see
+                           ``order_status.address_change_refusal``); every ShipmentRequested
+                           carries the address the order has when it is sent.
     OrderCancelled         -> CANCELLED from any state before SHIPPED; held stock released, and
                            what was paid refunded.
     ShipmentDispatched     PAID or SHIPPING_PROBLEM -> SHIPPED; CommitStock per held line (the
@@ -64,6 +67,7 @@ from streams.contract import (
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockRejected,
     StockReleased,
@@ -73,7 +77,12 @@ from streams.contract import (
     UtcDatetime,
     derive,
 )
-from streams.domain.order_status import OrderStatus, TransitionRefused, transition
+from streams.domain.order_status import (
+    OrderStatus,
+    TransitionRefused,
+    address_change_refusal,
+    transition,
+)
 
 # States in which the order has not been paid and its reservation deadline applies.
 _EXPIRABLE: Final = frozenset(
@@ -221,6 +230,8 @@ def _apply(state: OrderState | None, event: AnyEvent, now: datetime, policy: Sag
             return _retry_requested(state, event, now, policy)
         case OrderCancelled():
             return _cancelled(state, event)
+        case ShippingAddressChanged():
+            return _address_changed(state, event)
         case ReservationExpiryDue():
             # A timer's hint, possibly late or repeated: the order decides if it is still due.
             return _expire(state) if _is_due(state, now) else (state, [])
@@ -363,6 +374,13 @@ def _cancelled(state: OrderState, event: OrderCancelled) -> _Step:
         events.append(refund)
     state, released = _release_held(state, "order cancelled")
     return state, events + released
+
+
+def _address_changed(state: OrderState, event: ShippingAddressChanged) -> _Step:
+    refusal = address_change_refusal(state.status, shipment_requested=state.shipment_attempts > 0)
+    if refusal is not None:
+        raise _Refused(f"shipping address of {state.order_id} not changed: {refusal}")
+    return state.model_copy(update={"address": event.shipping_address}), []
 
 
 def _dispatched(state: OrderState, event: ShipmentDispatched) -> _Step:

@@ -65,10 +65,16 @@ NOT_RECORDED: Final = frozenset({"ReservationExpiryDue", "ShipmentReplyOverdue",
 
 # What the timeline shows of each event, beside its type and time. Anything not named here
 # stays in the full event only. A type missing here is still recorded, with an empty summary.
+# A dotted name reaches into a nested record ("shipping_address.city").
 SUMMARY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "OrderPlaced": ("user_id", "total_cents", "currency"),
     "OrderCancelled": ("reason",),
     "PaymentRetryRequested": (),
+    "ShippingAddressChanged": (
+        "shipping_address.city",
+        "shipping_address.postal_code",
+        "shipping_address.country",
+    ),
     "OrderStatusChanged": ("from_status", "to_status", "reason"),
     "StockReserved": ("sku", "quantity"),
     "StockRejected": ("sku", "requested", "available"),
@@ -188,7 +194,7 @@ def history_item(event: EventBase) -> dict[str, Any] | None:
     summary = {
         name: _attribute(value)
         for name in SUMMARY_FIELDS.get(event.type, ())
-        if (value := getattr(event, name, None)) is not None
+        if (value := _field(event, name)) is not None
     }
     return {
         "order_id": {"S": event.key},
@@ -200,6 +206,13 @@ def history_item(event: EventBase) -> dict[str, Any] | None:
         "summary": {"M": summary},
         "event": {"S": stored.model_dump_json()},
     }
+
+
+def _field(event: EventBase, dotted: str) -> object:
+    value: object = event
+    for name in dotted.split("."):
+        value = getattr(value, name, None)
+    return value
 
 
 def _attribute(value: object) -> dict[str, Any]:

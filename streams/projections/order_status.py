@@ -71,9 +71,10 @@ class OrderDetail(OrderSummary):
     lines: tuple[OrderLine, ...]
 
 
-# Only what can change after placement is updated; user, lines, total and address are fixed
-# by OrderPlaced. status_reason describes the current status: a state that keeps the status
-# and brings no reason keeps the old one, a new status without a reason clears it.
+# Only what can change after placement is updated; user, lines and total are fixed by
+# OrderPlaced, the address changes until a shipment is requested (ShippingAddressChanged).
+# status_reason describes the current status: a state that keeps the status and brings no
+# reason keeps the old one, a new status without a reason clears it.
 # The lines CTE reads from `upserted`, so it writes only when the order row was written, and
 # DO NOTHING leaves lines already there untouched: they are written once, with the first state.
 _PROJECT: Final = """
@@ -85,6 +86,7 @@ WITH upserted AS (
     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $13)
     ON CONFLICT (order_id) DO UPDATE SET
         status = EXCLUDED.status,
+        shipping_address = EXCLUDED.shipping_address,
         tracking_number = EXCLUDED.tracking_number,
         payment_id = EXCLUDED.payment_id,
         paid_cents = EXCLUDED.paid_cents,

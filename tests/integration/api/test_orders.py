@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 
 from tests.integration.api.conftest import (
     ADDRESS,
@@ -289,7 +290,7 @@ async def test_out_of_stock_orders_are_rejected_by_the_saga_not_the_gateway(
     assert "out of stock" in order["status_reason"]
 
 
-async def test_changing_the_address_is_refused_until_the_saga_supports_it(
+async def test_an_address_change_is_accepted_before_shipment_and_refused_after_it(
     client: httpx.AsyncClient, customer: Person, catalog: Catalog
 ) -> None:
     sku = await catalog.add(stock=5)
@@ -304,9 +305,42 @@ async def test_changing_the_address_is_refused_until_the_saga_supports_it(
     after_shipping = await client.patch(
         f"/orders/{delivered['order_id']}", json=change, headers=customer.headers
     )
-    assert before_shipping.status_code == after_shipping.status_code == 409
-    assert "not supported yet" in before_shipping.json()["detail"]
+    assert before_shipping.status_code == 202, before_shipping.text
+    assert before_shipping.headers["Location"] == f"/orders/{failed['order_id']}"
+    assert after_shipping.status_code == 409
+    assert after_shipping.headers["Content-Type"] == "application/problem+json"
     assert "left the warehouse" in after_shipping.json()["detail"]
+    # What the saga does with an accepted change: tests/integration/api/test_address_change.py.
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ({**ADDRESS, "country": "Germany"}, "country"),
+        ({**ADDRESS, "postal_code": ""}, "postal_code"),
+        ({key: value for key, value in ADDRESS.items() if key != "city"}, "city"),
+        ({**ADDRESS, "floor": "3"}, "floor"),
+    ],
+    ids=["country not ISO", "empty postal code", "no city", "unknown field"],
+)
+async def test_an_invalid_new_address_is_refused_by_name_and_changes_nothing(
+    client: httpx.AsyncClient,
+    customer: Person,
+    catalog: Catalog,
+    address: dict[str, str],
+    field: str,
+) -> None:
+    sku = await catalog.add(stock=5)
+    placed = await place(client, customer, order_body((sku, 1), card="tok_chargeDeclined"))
+    order = await order_in(client, customer, placed.json()["order_id"], "payment_failed")
+    refused = await client.patch(
+        f"/orders/{order['order_id']}", json={"shipping_address": address}, headers=customer.headers
+    )
+    assert refused.status_code == 422
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert field in refused.text
+    again = await client.get(f"/orders/{order['order_id']}", headers=customer.headers)
+    assert again.json()["shipping_address"] == order["shipping_address"]
 
 
 async def test_an_admin_lists_every_order_by_status_and_customer(

@@ -14,6 +14,7 @@ from streams.contract import (
     OrderPlaced,
     OrderStatus,
     PaymentSucceeded,
+    ShippingAddressChanged,
     StockReserved,
 )
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
@@ -142,6 +143,25 @@ async def test_an_older_state_after_a_newer_one_changes_nothing(pool: Any, uniqu
     order = await get_order(pool, journey.order_id)
     assert order is not None
     assert (order.status, order.version) == (OrderStatus.PAID, paid.version)
+
+
+async def test_a_changed_address_is_projected_and_an_older_state_never_restores_the_old_one(
+    pool: Any, unique: str
+) -> None:
+    journey = Journey(f"ord-{unique}", f"usr-{unique}")
+    new_address = ADDRESS.model_copy(update={"line1": "2 New Street", "postal_code": "10117"})
+    changed = journey.apply(
+        ShippingAddressChanged(order_id=journey.order_id, shipping_address=new_address)
+    )
+    await journey.project(pool, 1)
+    assert await journey.project(pool, changed.version) is True
+    # The placement's state, redelivered late, carries the old address: it must not win.
+    assert await journey.project(pool, 1) is False
+
+    order = await get_order(pool, journey.order_id)
+    assert order is not None
+    assert (order.shipping_address, order.version) == (new_address, changed.version)
+    assert (order.status, order.status_reason) == (OrderStatus.PENDING, "order placed")
 
 
 async def test_the_same_state_projected_twice_changes_something_only_once(

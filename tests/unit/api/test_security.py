@@ -99,3 +99,42 @@ async def test_a_hash_that_waits_too_long_for_a_slot_is_refused_with_retry_after
     assert refused
     assert refused[0].status == 503
     assert "Retry-After" in refused[0].headers
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    now = [time.time()]
+    tokens = AccessTokens(SETTINGS, clock=lambda: now[0])
+    token = tokens.issue("usr_1", "customer")
+    assert tokens.verify(token).user_id == "usr_1"
+    assert tokens.verify(token).user_id == "usr_1"  # from memory, still valid
+    now[0] += SETTINGS.access_token_ttl_s + 60
+    with pytest.raises(TokenError, match="expired"):
+        tokens.verify(token)
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_still_refused() -> None:
+    tokens = AccessTokens(SETTINGS)
+    token = tokens.issue("usr_1", "customer")
+    tokens.verify(token)
+    head, payload, signature = token.split(".")
+    forged = ".".join((head, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")))
+    with pytest.raises(TokenError):
+        tokens.verify(forged)
+
+
+def test_only_so_many_tokens_are_remembered_the_least_recently_used_go_first() -> None:
+    now = [time.time()]
+    settings = Settings(access_token_cache_size=2)
+    tokens = AccessTokens(settings, clock=lambda: now[0])
+    first, second, third = (tokens.issue(f"usr_{n}", "customer") for n in range(3))
+    tokens.verify(first)
+    tokens.verify(second)
+    tokens.verify(first)  # now the most recent
+    tokens.verify(third)  # pushes out the least recent: second
+    now[0] += settings.access_token_ttl_s + 60
+    # Remembered tokens are judged by the (moved) clock; a forgotten one is checked afresh,
+    # by PyJWT against the real time, and still passes.
+    for remembered in (first, third):
+        with pytest.raises(TokenError, match="expired"):
+            tokens.verify(remembered)
+    assert tokens.verify(second).user_id == "usr_1"

@@ -22,6 +22,7 @@ from streams.contract import (
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
+    ProductPriceChanged,
     RefundRequested,
     ReleaseStock,
     ReservationExpiryDue,
@@ -30,6 +31,7 @@ from streams.contract import (
     ShipmentDispatched,
     ShipmentReplyOverdue,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockAdjusted,
     StockRejected,
@@ -71,6 +73,7 @@ def _samples() -> list[AnyEvent]:
         ),
         OrderCancelled(**common, reason="changed my mind"),
         PaymentRetryRequested(**common, payment_token="tok_mastercard"),
+        ShippingAddressChanged(**common, shipping_address=ADDRESS),
         OrderStatusChanged(
             **common, from_status=OrderStatus.PENDING, to_status=OrderStatus.RESERVED, reason="ok"
         ),
@@ -106,6 +109,14 @@ def _samples() -> list[AnyEvent]:
             **common, attempt=1, outcome="dispatched", carrier="SimPost", tracking_number="SP1"
         ),
         ShipmentReplyOverdue(**common, attempt=1),
+        ProductPriceChanged(
+            **envelope,
+            sku="MUG-01",
+            old_price_cents=1250,
+            old_currency="EUR",
+            price_cents=1399,
+            currency="EUR",
+        ),
     ]
 
 

@@ -15,10 +15,12 @@ from streams.contract import (
     OrderCancelled,
     OrderPlaced,
     ReserveStock,
+    ShippingAddressChanged,
     decode,
     derive,
     encode,
 )
+from tests.unit.streams.conftest import ADDRESS
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -136,9 +138,16 @@ def test_ids_with_whitespace_are_refused() -> None:
 # --- partition keys ---------------------------------------------------------------------
 
 
-def test_stock_commands_and_stock_levels_are_keyed_by_sku() -> None:
+def test_stock_commands_stock_levels_and_price_changes_are_keyed_by_sku() -> None:
     by_sku = {cls.__name__ for cls in EVENT_TYPES if cls.key_field == "sku"}
-    assert by_sku == {"ReserveStock", "ReleaseStock", "CommitStock", "AdjustStock", "StockAdjusted"}
+    assert by_sku == {
+        "ReserveStock",
+        "ReleaseStock",
+        "CommitStock",
+        "AdjustStock",
+        "StockAdjusted",
+        "ProductPriceChanged",
+    }
 
 
 def test_every_record_exposes_the_value_of_its_key_field_as_key(any_event: AnyEvent) -> None:
@@ -334,3 +343,10 @@ def test_derive_validates_the_envelope_it_sets() -> None:
     event = OrderCancelled(order_id="ord-1", reason="r")
     with pytest.raises(ValidationError, match="timezone"):
         derive(event, cause_id=uuid4(), tag="0", trace_id=event.trace_id, now=datetime(2025, 1, 1))
+
+
+def test_an_address_change_carries_an_address_validated_like_the_placed_one() -> None:
+    raw = json.loads(encode(ShippingAddressChanged(order_id="ord-1", shipping_address=ADDRESS)))
+    raw["shipping_address"]["country"] = "Germany"
+    with pytest.raises(ContractError, match=r"shipping_address\.country"):
+        decode(json.dumps(raw).encode())

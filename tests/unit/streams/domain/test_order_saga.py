@@ -26,6 +26,7 @@ from streams.contract import (
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentRequested,
+    ShippingAddressChanged,
     ShippingProblem,
     StockRejected,
     StockReleased,
@@ -418,6 +419,125 @@ def test_cancelling_a_shipped_order_is_refused_and_changes_nothing() -> None:
         "cannot go from shipped to cancelled: "
         "the parcel has left the warehouse; ask for a return instead"
     )
+
+
+# --- changing the shipping address ------------------------------------------------------
+
+NEW_ADDRESS = ADDRESS.model_copy(update={"line1": "2 New Street", "postal_code": "10117"})
+
+
+def address_changed() -> ShippingAddressChanged:
+    return ShippingAddressChanged(order_id="ord-1", shipping_address=NEW_ADDRESS)
+
+
+def pending_order() -> Order:
+    order = Order()
+    order.hear(placed())
+    return order
+
+
+def payment_failed_order() -> Order:
+    order = reserved_order()
+    order.hear(failed())
+    return order
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [
+        (pending_order, S.PENDING),
+        (reserved_order, S.RESERVED),
+        (payment_failed_order, S.PAYMENT_FAILED),
+    ],
+)
+def test_the_address_changes_while_no_shipment_is_requested(make: Any, status: S) -> None:
+    order: Order = make()
+    decision = order.hear(address_changed())
+    assert order.status is status
+    assert order.current.address == NEW_ADDRESS
+    # Nothing else moves: no status change, no stock or payment traffic.
+    assert decision.events == ()
+
+
+def test_a_paid_order_whose_shipment_is_not_yet_requested_takes_the_new_address() -> None:
+    # Not reachable through the saga today (it requests the shipment with the payment), but
+    # the rule is about the request, not the status.
+    order = paid_order()
+    order.state = order.current.model_copy(update={"shipment_attempts": 0})
+    order.hear(address_changed())
+    assert order.current.address == NEW_ADDRESS
+
+
+def test_the_shipment_requested_after_a_change_carries_the_new_address() -> None:
+    order = payment_failed_order()
+    order.hear(address_changed())
+    order.hear(PaymentRetryRequested(order_id="ord-1", payment_token="tok_mastercard"))
+    order.hear(reserved("MUG"), reserved("TEE"))
+    decision = order.hear(succeeded(attempt=2))
+    [shipment] = of_type(decision, ShipmentRequested)
+    assert shipment.address == NEW_ADDRESS
+
+
+def _escalated() -> Order:
+    order = paid_order()
+    order.hear(problem(1), problem(2), problem(3))
+    return order
+
+
+def _shipped() -> Order:
+    order = paid_order()
+    order.hear(dispatched())
+    return order
+
+
+def _delivered() -> Order:
+    order = _shipped()
+    order.hear(ShipmentDelivered(order_id="ord-1"))
+    return order
+
+
+def _cancelled() -> Order:
+    order = reserved_order()
+    order.hear(cancelled())
+    return order
+
+
+def _rejected() -> Order:
+    order = pending_order()
+    order.hear(rejected("MUG"))
+    return order
+
+
+def _expired() -> Order:
+    order = pending_order()
+    decision = expire_if_due(order.current, T0 + TTL)
+    assert decision is not None
+    order.state = decision.state
+    return order
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (paid_order, "shipment was already requested"),
+        (_escalated, "shipment was already requested"),
+        (_shipped, "left the warehouse"),
+        (_delivered, "left the warehouse"),
+        (_cancelled, "the order is cancelled"),
+        (_rejected, "the order is rejected"),
+        (_expired, "the order is expired"),
+    ],
+    ids=["paid", "shipping_problem", "shipped", "delivered", "cancelled", "rejected", "expired"],
+)
+def test_the_address_change_is_refused_once_a_shipment_was_requested_or_the_order_ended(
+    make: Any, why: str
+) -> None:
+    order: Order = make()
+    # ``refuses`` also proves the state is untouched and nothing is emitted.
+    reason = order.refuses(address_changed())
+    assert why in reason
+    assert "ord-1" in reason
+    assert order.current.address == ADDRESS
 
 
 # --- shipping problems ------------------------------------------------------------------
