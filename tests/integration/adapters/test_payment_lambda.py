@@ -7,6 +7,11 @@ exercised for real here is deployment (create, read back, update) of the zip tha
 a function that does not exist and for an endpoint that does not answer. The function's own
 answers are covered in-process (tests/unit/adapters), including the zip run in a fresh
 interpreter the way Lambda's runtime loads it.
+
+The functions live on a moto server of this module's own: moto keeps every model it ever made
+for its dashboard document (``/moto-api/data.json``), and a Lambda function's model cannot be
+shown there without Docker, so once one exists that document fails for every other test that
+reads it (the SMS checks do).
 """
 
 import contextlib
@@ -22,6 +27,8 @@ from tenacity import wait_none
 
 from shopstream.aws import aws_client
 from shopstream.settings import Settings
+from stack import control
+from stack.moto_part import Moto
 from streams.adapters.payment_invoker import (
     AwsLambdaInvoker,
     PaymentInvokeError,
@@ -53,6 +60,27 @@ TRUST_POLICY = {
 
 
 @pytest.fixture(scope="module")
+async def lambda_settings(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Settings]:
+    """The stack's settings, with AWS APIs on a moto server started for this module."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = stack_settings.model_copy(
+        update={
+            "ports": stack_settings.ports.model_copy(update={"moto": port}),
+            "state_dir": tmp_path_factory.mktemp("lambda-stack"),
+            "aws_endpoint_url": f"http://127.0.0.1:{port}",
+        }
+    )
+    moto = Moto(settings)
+    await control.up(settings, [moto], lambda message: None)
+    yield settings
+    moto.stop()
+
+
+@pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_package(tmp_path_factory.mktemp("package"))
 
@@ -63,9 +91,9 @@ def package_bytes(package: Path) -> bytes:
 
 
 @pytest.fixture
-async def role_arn(stack_settings: Settings) -> str:
+async def role_arn(lambda_settings: Settings) -> str:
     # moto, like Lambda, refuses a function whose role it does not know.
-    async with aws_client(stack_settings, "iam") as iam:
+    async with aws_client(lambda_settings, "iam") as iam:
         try:
             role = await iam.get_role(RoleName=ROLE)
         except iam.exceptions.NoSuchEntityException:
@@ -77,9 +105,9 @@ async def role_arn(stack_settings: Settings) -> str:
 
 
 @pytest.fixture
-async def bucket(stack_settings: Settings, unique: str) -> AsyncIterator[str]:
+async def bucket(lambda_settings: Settings, unique: str) -> AsyncIterator[str]:
     name = f"shopstream-artifacts-{unique}"
-    async with aws_client(stack_settings, "s3") as s3:
+    async with aws_client(lambda_settings, "s3") as s3:
         await s3.create_bucket(Bucket=name)
         yield name
         for item in (await s3.list_objects_v2(Bucket=name)).get("Contents", []):
@@ -88,8 +116,8 @@ async def bucket(stack_settings: Settings, unique: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def settings(stack_settings: Settings, unique: str) -> AsyncIterator[Settings]:
-    settings = stack_settings.model_copy(
+async def settings(lambda_settings: Settings, unique: str) -> AsyncIterator[Settings]:
+    settings = lambda_settings.model_copy(
         update={
             "payment_function_name": f"shopstream-payment-{unique}",
             "payment_max_attempts": MAX_ATTEMPTS,
