@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024  # per request; image uploads have their own cap
     shop_currency: str = "EUR"
 
+    # Projection batches.
+    # The read models are written in batches of up to this many records, gathered for at
+    # most this long: one round trip to PostgreSQL or two to DynamoDB per batch, not per event.
+    projection_batch_size: int = 100
+    projection_batch_window_s: float = 0.05
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
