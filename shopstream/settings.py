@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     # The read models are written in batches of up to this many records, gathered for at
     # most this long: one round trip to PostgreSQL or two to DynamoDB per batch, not per event.
     projection_batch_size: int = 100
-    projection_batch_window_s: float = 0.05
+    projection_batch_window_s: float = 0.25
 
 
 @lru_cache(maxsize=1)

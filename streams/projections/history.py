@@ -4,7 +4,7 @@ Usage by the history agent, which holds one client for its lifetime and writes i
 
     async with history_client(settings) as client:
         await ensure_history_table(settings, client=client)
-        async for records in stream.take_events(100, within=0.05):
+        async for records in stream.take_events(100, within=0.25):
             await record_events(client, settings, [decode(r.value) for r in records])
 
 ``record_event`` writes one event; ``record_events`` writes many with the same outcome in two
