@@ -62,11 +62,8 @@ async def test_a_placed_order_is_pending_and_asks_inventory_for_every_line(sent:
 
     assert statuses(sent) == [OrderStatus.PENDING]
     commands = sent.events(INVENTORY_COMMANDS)
-    assert all(isinstance(command, ReserveStock) for command in commands)
-    assert [(c.key, getattr(c, "quantity", None)) for c in commands] == [
-        ("MUG-01", 2),
-        ("TEE-M", 1),
-    ]
+    reservations = [(c.sku, c.quantity) for c in commands if isinstance(c, ReserveStock)]
+    assert reservations == [("MUG-01", 2), ("TEE-M", 1)] and len(commands) == 2
     state = load("ord-1")
     assert state is not None and state.status is OrderStatus.PENDING
     # The snapshot for the read models is the row stored, with why the status is what it is.
@@ -113,11 +110,11 @@ async def test_a_redelivered_answer_is_a_duplicate_that_sends_and_stores_nothing
     async with orders_agent.test_context() as agent:
         await put(agent, placed())
         await put(agent, answer)
-        version = load("ord-1").version  # type: ignore[union-attr]
+        stored = load("ord-1")
         assert await put(agent, answer) == "duplicate"
 
     assert len(sent.records(ORDERS_STATE)) == 2
-    assert load("ord-1").version == version  # type: ignore[union-attr]
+    assert load("ord-1") == stored
 
 
 async def test_an_event_for_an_unknown_order_is_dead_lettered_and_nothing_is_stored(
