@@ -10,13 +10,15 @@ Starts the local stack's infrastructure if needed and a worker of its own (own t
    acknowledged before the next, as the agents do) over topics on the same broker.
 The saga's records/s (every record an agent applied, from the worker's metrics) over the raw
 loop's records/s is the ratio that says what the saga costs. Machines here are noisy: compare
-ratios from one run, not figures across runs.
+ratios from one run, not figures across runs. The worker's CPU time per order at max rate
+(all agents and projections, until the worker is idle) depends least on what else runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import tempfile
@@ -75,6 +77,12 @@ class PaidTracker:
                 missing = sum(order_id not in self.paid for order_id in order_ids)
                 raise TimeoutError(f"{missing} orders not paid within {timeout_s:.0f}s")
             await asyncio.sleep(0.1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def records_applied(worker: IsolatedWorker) -> float:
@@ -220,13 +228,17 @@ async def main(seconds: float, sku_count: int) -> None:
         await tracker.wait_for(list(warmup), 120)
         print(f"worker {worker.app_id}: {sku_count} SKUs, phases of {seconds:.0f}s", flush=True)
 
+        assert worker.process is not None
         applied_before = await records_applied(worker)
+        cpu_before = cpu_seconds(worker.process.pid)
         started = time.perf_counter()
         at_max = await place_orders(publisher, skus, seconds, None, tracker)
         await tracker.wait_for(list(at_max), 600)
         max_rate = report("max rate", at_max, tracker.paid)
         settled = await until_idle(worker)
         saga_records = (settled - applied_before) / (time.perf_counter() - started - IDLE_S)
+        cpu_ms = (cpu_seconds(worker.process.pid) - cpu_before) * 1000 / len(at_max)
+        print(f"worker CPU per order at max rate {cpu_ms:7.1f} ms", flush=True)
 
         paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker)
         await tracker.wait_for(list(paced), 600)

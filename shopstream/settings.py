@@ -214,6 +214,12 @@ class Settings(BaseSettings):
     # Access tokens remembered once verified, per process (a few hundred bytes each).
     access_token_cache_size: int = 10_000
 
+    # Projection batches.
+    # The read models are written in batches of up to this many records, gathered for at
+    # most this long: one round trip to PostgreSQL or two to DynamoDB per batch, not per event.
+    projection_batch_size: int = 100
+    projection_batch_window_s: float = 0.25
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -6,11 +6,12 @@ change to that SKU in order: check-and-decrement is one step here, and no SKU is
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import faust
 
-from streams.agents.processing import Outcome, consume
+from streams.agents.processing import Outcome, applied
 from streams.app import app, channels, table
 from streams.contract import (
     AdjustStock,
@@ -52,5 +53,6 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")
-async def inventory_agent(stream: faust.StreamT[bytes]) -> None:
-    await consume("inventory", stream.events(), channels, apply)
+async def inventory_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+    async for result in applied("inventory", stream.events(), channels, apply):
+        yield result

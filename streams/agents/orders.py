@@ -8,11 +8,12 @@ hints at reservations past their deadline; the saga decides whether they expire.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import faust
 
-from streams.agents.processing import Outcome, consume
+from streams.agents.processing import Outcome, applied
 from streams.app import app, channels, settings, table
 from streams.contract import AnyEvent, ReservationExpiryDue
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
@@ -69,8 +70,9 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     channels.source(ORDERS_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS),
     name="orders",
 )
-async def orders_agent(stream: faust.StreamT[bytes]) -> None:
-    await consume("orders", stream.events(), channels, apply)
+async def orders_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+    async for result in applied("orders", stream.events(), channels, apply):
+        yield result
 
 
 # Unpaid orders' deadlines (order_id -> (deadline, trace_id)), kept as rows are stored, so the

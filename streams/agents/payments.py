@@ -10,6 +10,7 @@ and after ``payment_unavailable_give_up_s`` dead-letters the request for an oper
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import faust
@@ -22,7 +23,7 @@ from streams.adapters.payment_invoker import (
     refund_event,
 )
 from streams.adapters.payment_messages import Failed
-from streams.agents.processing import Outcome, consume
+from streams.agents.processing import Outcome, applied
 from streams.app import app, channels, settings, table
 from streams.contract import AnyEvent, EventBase, PaymentRequested, RefundRequested, decode, encode
 from streams.domain.payments import idempotency_key, refund_idempotency_key
@@ -74,5 +75,6 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
 
 
 @app.agent(channels.source(PAYMENTS_COMMANDS), name="payments")
-async def payments_agent(stream: faust.StreamT[bytes]) -> None:
-    await consume("payments", stream.events(), channels, apply)
+async def payments_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+    async for result in applied("payments", stream.events(), channels, apply):
+        yield result

@@ -9,7 +9,7 @@ outputs carry the same derived ids, which their consumers dedupe.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,22 +39,34 @@ class Outcome:
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
 
 
+async def applied(
+    agent: str, records: AsyncIterable[faust.EventT[bytes]], channels: Channels, apply: Apply
+) -> AsyncIterator[str]:
+    """Apply each record in turn, yielding what became of it once it is fully handled.
+
+    An agent yields these on: Faust then reports each record as done only after its outputs
+    are acknowledged and its row stored, which is what ``agent.test_context().put`` waits for.
+    """
+    async for record in records:
+        yield await apply_record(agent, record.message, channels, apply)
+
+
 async def consume(
     agent: str, records: AsyncIterable[faust.EventT[bytes]], channels: Channels, apply: Apply
 ) -> None:
-    async for record in records:
-        await apply_record(agent, record.message, channels, apply)
+    async for _ in applied(agent, records, channels, apply):
+        pass
 
 
 async def apply_record(
     agent: str, message: faust.types.Message, channels: Channels, apply: Apply
-) -> None:
+) -> str:
+    """Apply one record; return ``applied``, ``duplicate`` or ``dead_lettered``."""
     started = time.perf_counter()
     try:
         event = decode(message.value or b"")  # a tombstone (no value) is no record of ours
     except ContractError as error:
-        await _dead_letter(agent, "undecodable", message, channels, error.reason)
-        return
+        return await _dead_letter(agent, "undecodable", message, channels, error.reason)
     context = {
         "trace_id": event.trace_id,
         "event_type": event.type,
@@ -67,11 +79,11 @@ async def apply_record(
             outcome = await apply(event, datetime.now(UTC))
         except Exception as error:
             log.exception("record could not be applied", agent=agent)
-            await _dead_letter(agent, event.type, message, channels, f"not applied: {error!r}")
-            return
+            return await _dead_letter(
+                agent, event.type, message, channels, f"not applied: {error!r}"
+            )
         if outcome.refused is not None:
-            await _dead_letter(agent, event.type, message, channels, outcome.refused)
-            return
+            return await _dead_letter(agent, event.type, message, channels, outcome.refused)
         await channels.publish(outcome.events)
         for delivery in outcome.pending:
             await delivery
@@ -81,13 +93,15 @@ async def apply_record(
         STREAM_EVENTS.labels(agent, event.type, result).inc()
         STREAM_LATENCY.labels(agent).observe(time.perf_counter() - started)
         log.debug(result, agent=agent, produced=[e.type for e in outcome.events])
+        return result
 
 
 async def _dead_letter(
     agent: str, kind: str, message: faust.types.Message, channels: Channels, reason: str
-) -> None:
+) -> str:
     await channels.dead_letter(message, reason)
     STREAM_EVENTS.labels(agent, kind, "dead_lettered").inc()
     log.warning(
         "dead-lettered", agent=agent, reason=reason, source=f"{message.topic}/{message.partition}"
     )
+    return "dead_lettered"

@@ -1,13 +1,13 @@
 """The order status projection in PostgreSQL: the saga's OrderState as rows the gateways read.
 
-Writing. The orders agent calls, after storing each decision::
+Writing. The status projection writes the orders agent's state snapshots, a batch at a time::
 
-    await project_order(pool, decision.state, status_reason(decision.events))
+    await project_orders(pool, [(state, reason), ...])  # or project_order for one
 
-One statement per call (one round trip, atomic on its own): an upsert of the order row guarded
-by ``version``, and, in the same statement, the order's lines. So a reader never sees an order
-without its lines, a redelivered or reordered state never rolls a newer one back, and replaying
-the whole topic is harmless.
+One statement per state (a batch is one round trip, atomic): an upsert of the order row
+guarded by ``version``, and, in the same statement, the order's lines. So a reader never sees
+an order without its lines, a redelivered or reordered state never rolls a newer one back, and
+replaying the whole topic is harmless.
 
 ``created_at`` is the ``updated_at`` of the first state projected. The agent projects every
 state, and version 1 is the OrderPlaced decision, so that is the time the order was placed.
@@ -42,6 +42,7 @@ __all__ = [
     "get_order",
     "list_orders_for_user",
     "project_order",
+    "project_orders",
     "status_reason",
 ]
 
@@ -178,9 +179,20 @@ async def project_order(pool: asyncpg.Pool, state: OrderState, reason: str | Non
     ``reason``: why the order is in ``state.status`` (see ``status_reason``); ``None`` when
     this state did not change the status, which keeps the stored reason.
     """
+    written = await pool.fetchval(_PROJECT, *_arguments(state, reason))
+    return bool(written)
+
+
+async def project_orders(
+    pool: asyncpg.Pool, states: Iterable[tuple[OrderState, str | None]]
+) -> None:
+    """``project_order`` for each (state, reason) in turn, in one round trip and atomically."""
+    await pool.executemany(_PROJECT, [_arguments(state, reason) for state, reason in states])
+
+
+def _arguments(state: OrderState, reason: str | None) -> tuple[Any, ...]:
     lines: Sequence[OrderLine] = state.lines
-    written = await pool.fetchval(
-        _PROJECT,
+    return (
         state.order_id,
         state.user_id,
         state.status.value,
@@ -198,7 +210,6 @@ async def project_order(pool: asyncpg.Pool, state: OrderState, reason: str | Non
         [line.quantity for line in lines],
         [line.unit_price_cents for line in lines],
     )
-    return bool(written)
 
 
 async def get_order(pool: asyncpg.Pool, order_id: str) -> OrderDetail | None:

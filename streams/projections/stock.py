@@ -16,7 +16,7 @@ from pydantic import NonNegativeInt
 from streams.contract import Record
 from streams.domain.inventory import Stock
 
-__all__ = ["StockLevel", "get_stock_levels", "project_stock"]
+__all__ = ["StockLevel", "get_stock_levels", "project_stock", "project_stocks"]
 
 
 class StockLevel(Record):
@@ -39,10 +39,17 @@ RETURNING true
 
 async def project_stock(pool: asyncpg.Pool, stock: Stock) -> bool:
     """Write ``stock`` if it is newer than what is stored; return whether anything changed."""
-    written = await pool.fetchval(
-        _PROJECT, stock.sku, stock.on_hand, stock.reserved, stock.available, stock.revision
-    )
+    written = await pool.fetchval(_PROJECT, *_arguments(stock))
     return bool(written)
+
+
+async def project_stocks(pool: asyncpg.Pool, stocks: Iterable[Stock]) -> None:
+    """``project_stock`` for each in turn, in one round trip and atomically."""
+    await pool.executemany(_PROJECT, [_arguments(stock) for stock in stocks])
+
+
+def _arguments(stock: Stock) -> tuple[str, int, int, int, int]:
+    return stock.sku, stock.on_hand, stock.reserved, stock.available, stock.revision
 
 
 async def get_stock_levels(pool: asyncpg.Pool, skus: Iterable[str]) -> dict[str, StockLevel]:

@@ -25,6 +25,7 @@ from streams.projections.history import (
     ensure_history_table,
     order_timeline,
     record_event,
+    record_events,
 )
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -124,6 +125,27 @@ async def test_an_event_derived_again_after_a_crash_is_stored_once(
 
     [entry] = await order_timeline(history_settings, f"ord-{unique}", client=dynamodb)
     assert entry.occurred_at == T0  # the first copy stands
+
+
+async def test_a_batch_writes_only_what_is_new_and_the_first_copy_stands(
+    history_settings: Settings, dynamodb: DynamoDBClient, unique: str
+) -> None:
+    order_id = f"ord-{unique}"
+    stored = status_changed(order_id, T0)
+    assert await record_event(dynamodb, history_settings, stored) is True
+    # More than one BatchWriteItem's 25, with an event already stored (derived again, later),
+    # an event twice in the batch, and a command that belongs to no history.
+    new = [status_changed(order_id, T0 + timedelta(seconds=n)) for n in range(1, 31)]
+    again = stored.model_copy(update={"occurred_at": T0 + timedelta(minutes=5)})
+    command = ReserveStock(order_id=order_id, sku=f"sku-{unique}", quantity=1, expires_at=T0)
+    batch = [again, *new[:20], new[3], command, *new[20:]]
+
+    assert await record_events(dynamodb, history_settings, batch) == 30
+    assert await record_events(dynamodb, history_settings, batch) == 0
+
+    timeline = await order_timeline(history_settings, order_id, client=dynamodb)
+    assert [entry.event_id for entry in timeline] == [e.event_id for e in [stored, *new]]
+    assert timeline[0].occurred_at == T0
 
 
 async def test_the_timeline_is_in_time_order_across_pages(

@@ -22,6 +22,7 @@ from streams.projections.order_status import (
     get_order,
     list_orders_for_user,
     project_order,
+    project_orders,
     status_reason,
 )
 
@@ -247,6 +248,34 @@ async def test_states_projected_concurrently_in_any_order_end_at_the_newest(
     order = await get_order(pool, journey.order_id)
     assert order is not None
     assert (order.status, order.version, order.lines) == (OrderStatus.PAID, paid.version, LINES)
+
+
+async def test_a_batch_of_states_ends_as_if_each_was_projected_in_turn(
+    pool: Any, unique: str
+) -> None:
+    journey = Journey(f"ord-{unique}", f"usr-{unique}")
+    paid = journey.pay()
+    other = Journey(f"ord-{unique}-b", f"usr-{unique}")
+    # Every state of both orders, the first order's twice and its placement again at the end:
+    # the version guard holds inside a batch too, and the reason is the last one given.
+    states = [
+        (state, reason) for state, reason in zip(journey.states, journey.reasons, strict=True)
+    ]
+    batch = [*states, (other.state, other.reasons[-1]), *states, states[0]]
+
+    await project_orders(pool, batch)
+
+    order = await get_order(pool, journey.order_id)
+    assert order is not None
+    assert (order.status, order.status_reason, order.version, order.lines) == (
+        OrderStatus.PAID,
+        "payment received",
+        paid.version,
+        LINES,
+    )
+    assert order.created_at == T0
+    placed = await get_order(pool, other.order_id)
+    assert placed is not None and placed.status is OrderStatus.PENDING
 
 
 async def test_an_order_never_projected_is_not_found(pool: Any, unique: str) -> None:
