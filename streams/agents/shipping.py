@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import faust
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shopstream.logs import get_logger
 from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
-from streams.agents.processing import Outcome, consume
+from streams.agents.processing import Outcome, applied
 from streams.app import app, channels, settings, table
 from streams.carrier_topology import correlation_id
 from streams.contract import (
@@ -106,8 +106,9 @@ def _storing(step: Step) -> Callable[[], None] | None:
 
 
 @app.agent(channels.source(SHIPPING_COMMANDS), name="shipping")
-async def shipping_agent(stream: faust.StreamT[bytes]) -> None:
-    await consume("shipping", stream.events(), channels, apply)
+async def shipping_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+    async for result in applied("shipping", stream.events(), channels, apply):
+        yield result
 
 
 # --- replies: the reply queue -> shipping.commands ---------------------------------------

@@ -1,83 +1,155 @@
-"""The shipping agent under Faust's test context, with the simulated carrier.
+"""The shipping agent under Faust's test context.
 
-This agent does not report each record as done (it does not yield), so ``put`` returns when
-the agent has taken the record, not when it has handled it: each test waits for the answer.
+The carrier is at the other end of an AMQP link (tests/integration/saga/test_carrier_link.py
+drives it through a real broker and the simulator); here the agent's sender is swapped for one
+that keeps what it was asked to send, so each test sees the agent's decisions alone: when a
+request goes out (again), which replies become which shipping events, what is refused.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import pytest
+
+from streams.adapters.carrier_messages import ShipmentOrder
+from streams.agents import shipping
 from streams.agents.shipping import shipments_table, shipping_agent
 from streams.contract import (
     Address,
+    CarrierOutcome,
+    CarrierReplied,
     OrderLine,
     PaymentRequested,
     ShipmentDelivered,
     ShipmentDispatched,
+    ShipmentReplyOverdue,
     ShipmentRequested,
     ShippingProblem,
-    encode,
 )
-from streams.topics import DEAD_LETTERS, SHIPPING_EVENTS
-from tests.unit.streams.agents.conftest import Sent, reason_of
+from streams.domain.shipping import LinkPolicy
+from streams.topics import SHIPPING_EVENTS
+from tests.unit.streams.agents.conftest import Sent, put, reason_of
 
 LINES = (OrderLine(sku="MUG-01", quantity=1, unit_price_cents=1250),)
 
 
-def shipment(postal_code: str, order_id: str = "ord-1") -> ShipmentRequested:
+class KeptRequests:
+    """Stands in for the AMQP sender: what would have been published, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ShipmentOrder, str]] = []
+
+    async def send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
+        self.sent.append((ShipmentOrder.model_validate_json(body), correlation_id))
+
+
+@pytest.fixture
+def requests(monkeypatch: pytest.MonkeyPatch) -> KeptRequests:
+    kept = KeptRequests()
+    monkeypatch.setattr(shipping, "sender", kept)
+    # Every hint counts as overdue: the tests decide when a silence has lasted long enough.
+    monkeypatch.setattr(
+        shipping, "policy", LinkPolicy(reply_timeout=timedelta(microseconds=1), max_requests=2)
+    )
+    return kept
+
+
+def shipment(order_id: str = "ord-1") -> ShipmentRequested:
     address = Address(
-        name="Ada", line1="1 Main St", city="Paris", postal_code=postal_code, country="FR"
+        name="Ada", line1="1 Main St", city="Paris", postal_code="75001", country="FR"
     )
     return ShipmentRequested(order_id=order_id, address=address, lines=LINES, attempt=1)
 
 
-async def test_a_shipment_is_dispatched_with_a_tracking_number_then_delivered(
-    sent: Sent,
+def reply(outcome: CarrierOutcome, **fields: str) -> CarrierReplied:
+    return CarrierReplied.model_validate(
+        {"order_id": "ord-1", "attempt": 1, "outcome": outcome, "carrier": "SimPost", **fields}
+    )
+
+
+def stored() -> dict[str, object]:
+    raw = shipments_table.get(b"ord-1/shipment/1")
+    assert raw is not None
+    row: dict[str, object] = json.loads(raw)
+    return row
+
+
+async def test_a_requested_shipment_is_sent_to_the_carrier_once_and_awaits_its_reply(
+    sent: Sent, requests: KeptRequests
 ) -> None:
     async with shipping_agent.test_context() as agent:
-        await agent.put(encode(shipment("75001")), key=b"ord-1")
-        await sent.wait_for(SHIPPING_EVENTS, 2)
+        assert await put(agent, shipment()) == "applied"
+        assert await put(agent, shipment()) == "duplicate"
+
+    [(order, correlation)] = requests.sent
+    assert order.order_id == "ord-1" and correlation.startswith("ord-1")
+    assert stored()["requests_sent"] == 1
+    assert sent.events(SHIPPING_EVENTS) == []
+
+
+async def test_the_carriers_replies_become_dispatched_then_delivered(
+    sent: Sent, requests: KeptRequests
+) -> None:
+    async with shipping_agent.test_context() as agent:
+        await put(agent, shipment())
+        await put(agent, reply("dispatched", tracking_number="SP-1"))
+        await put(agent, reply("delivered"))
 
     dispatched, delivered = sent.events(SHIPPING_EVENTS)
-    assert isinstance(dispatched, ShipmentDispatched) and dispatched.tracking_number
+    assert isinstance(dispatched, ShipmentDispatched) and dispatched.tracking_number == "SP-1"
     assert isinstance(delivered, ShipmentDelivered)
-    kept = shipments_table.get(b"ord-1/shipment/1")
-    assert kept is not None and len(json.loads(kept)) == 2
+    assert set(stored()["outcomes"]) == {"dispatched", "delivered"}  # type: ignore[call-overload]
 
 
-async def test_a_carrier_that_cannot_collect_is_reported_as_a_problem(sent: Sent) -> None:
+async def test_a_duplicate_reply_reports_nothing_twice(sent: Sent, requests: KeptRequests) -> None:
     async with shipping_agent.test_context() as agent:
-        await agent.put(encode(shipment("00000")), key=b"ord-1")
-        await sent.wait_for(SHIPPING_EVENTS, 1)
+        await put(agent, shipment())
+        assert await put(agent, reply("problem", reason="no such street")) == "applied"
+        assert await put(agent, reply("problem", reason="no such street")) == "duplicate"
 
     [problem] = sent.events(SHIPPING_EVENTS)
-    assert isinstance(problem, ShippingProblem) and problem.attempt == 1
+    assert isinstance(problem, ShippingProblem)
+    assert (problem.attempt, problem.reason) == (1, "no such street")
 
 
-async def test_a_redelivered_request_is_answered_from_the_table_with_the_same_events(
-    sent: Sent,
+async def test_an_unanswered_request_is_sent_again_then_reported_as_a_problem(
+    sent: Sent, requests: KeptRequests
 ) -> None:
-    request = shipment("75001")
+    overdue = ShipmentReplyOverdue(order_id="ord-1", attempt=1)
     async with shipping_agent.test_context() as agent:
-        await agent.put(encode(request), key=b"ord-1")
-        await sent.wait_for(SHIPPING_EVENTS, 2)
-        await agent.put(encode(request), key=b"ord-1")
-        await sent.wait_for(SHIPPING_EVENTS, 4)
+        await put(agent, shipment())
+        await put(agent, overdue)
+        assert sent.events(SHIPPING_EVENTS) == []
+        await put(agent, overdue)
 
-    first, again = sent.events(SHIPPING_EVENTS)[:2], sent.events(SHIPPING_EVENTS)[2:]
-    assert again == first
+    assert len(requests.sent) == 2  # the policy allows two sends
+    [problem] = sent.events(SHIPPING_EVENTS)
+    assert isinstance(problem, ShippingProblem)
+    assert problem.reason == "the carrier did not answer 2 requests"
 
 
-async def test_a_command_for_another_agent_is_dead_lettered(sent: Sent) -> None:
+async def test_a_reply_to_a_request_never_made_is_dead_lettered(
+    sent: Sent, requests: KeptRequests
+) -> None:
+    async with shipping_agent.test_context() as agent:
+        assert await put(agent, reply("dispatched", tracking_number="SP-1")) == "dead_lettered"
+
+    assert reason_of(sent.dead_letters()[0]) == ("a reply for attempt 1, which was never requested")
+    assert sent.events(SHIPPING_EVENTS) == []
+
+
+async def test_a_command_for_another_agent_is_dead_lettered(
+    sent: Sent, requests: KeptRequests
+) -> None:
     stray = PaymentRequested(
         order_id="ord-1", amount_cents=1, currency="EUR", payment_token="tok_visa", attempt=1
     )
     async with shipping_agent.test_context() as agent:
-        await agent.put(encode(stray), key=b"ord-1")
-        await sent.wait_for(DEAD_LETTERS, 1)
+        assert await put(agent, stray) == "dead_lettered"
 
     assert (
         reason_of(sent.dead_letters()[0]) == "the shipping agent does not consume PaymentRequested"
     )
-    assert sent.events(SHIPPING_EVENTS) == []
+    assert requests.sent == []
