@@ -163,8 +163,14 @@ def _track(shipment: Shipment) -> None:
 async def hint_unanswered_requests() -> None:
     global _ticks
     if _ticks % _RESCAN_EVERY == 0:
-        for raw in shipments_table.values():
-            _track(Shipment.model_validate_json(raw))
+        for key, raw in shipments_table.items():
+            try:
+                _track(Shipment.model_validate_json(raw))
+            except ValidationError:
+                # A row from before the carrier link (its events, not a Shipment): that attempt
+                # was answered in-process and awaits nothing. A command for it is dead-lettered
+                # with the reason when it fails to load.
+                log.debug("shipment row not tracked", key=key.decode(errors="replace"))
     _ticks += 1
     now = datetime.now(UTC)
     due = []
