@@ -18,6 +18,7 @@ from api.problems import Forbidden, Unauthorized
 from api.ratelimit import RateLimiter
 from api.resources import Resources
 from api.security import AccessTokens, PasswordHasher, Principal, TokenError
+from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.settings import Settings
 from streams.publisher import EventPublisher
@@ -88,6 +89,11 @@ async def _idempotency(resources: ResourcesDep) -> IdempotencyStore:
     return store
 
 
+async def _live(resources: ResourcesDep) -> LiveHub:
+    live: LiveHub = _need(resources.live, "the live stream")
+    return live
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
@@ -98,6 +104,7 @@ TokensDep = Annotated[AccessTokens, Depends(_tokens)]
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+LiveDep = Annotated[LiveHub, Depends(_live)]
 
 
 async def _current_user(

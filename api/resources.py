@@ -22,6 +22,7 @@ from api.idempotency import IdempotencyStore
 from api.ratelimit import RateLimiter
 from api.schema import migrate
 from api.security import AccessTokens, PasswordHasher
+from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.aws import aws_client
 from shopstream.logs import get_logger
@@ -49,6 +50,7 @@ class Resources:
     sessions: Sessions | None
     limiter: RateLimiter | None
     idempotency: IdempotencyStore | None
+    live: LiveHub | None
 
 
 def check_secret(settings: Settings) -> None:
@@ -97,6 +99,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_history_table(settings, client=dynamodb)
             idempotency = IdempotencyStore(dynamodb, settings)
 
+        live = None
+        if "orders" in routers:
+            # After the publisher: its start creates the topics the hub reads.
+            live = LiveHub(settings, pool)
+            await live.start()
+            stack.push_async_callback(live.stop)
+
         s3 = None
         if "products" in routers:
             s3 = await stack.enter_async_context(
@@ -115,6 +124,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             sessions=sessions,
             limiter=limiter,
             idempotency=idempotency,
+            live=live,
         )
 
 

@@ -1,4 +1,4 @@
-"""The gateways' PostgreSQL tables (users, products, product images), as migrations.
+"""The gateways' PostgreSQL tables (users, products, product images, carts), as migrations.
 
 One database, one ledger: these migrations are recorded in the projections' own
 ``schema_migrations`` table, with versions from 100 up so that they can never collide with the
@@ -81,6 +81,22 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             created_at   timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX product_images_by_sku ON product_images (sku, created_at);
+        """,
+    ),
+    Migration(
+        102,
+        "storefront carts",
+        """
+        -- One cart per user, a row per line: kept across reloads and sign-ins. Quantities are
+        -- what the customer asked for, capped by the stock when written; checkout checks again.
+        CREATE TABLE cart_lines (
+            user_id    text NOT NULL REFERENCES users (user_id),
+            sku        text NOT NULL REFERENCES products (sku),
+            quantity   integer NOT NULL CHECK (quantity BETWEEN 1 AND 100),
+            added_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (user_id, sku)
+        );
         """,
     ),
 )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 HTTP_REQUESTS = Counter(
     "shopstream_http_requests_total",
@@ -38,4 +45,15 @@ STREAM_LATENCY = Histogram(
     "Time for an agent to apply one record, its outputs acknowledged by Kafka included.",
     ["agent"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+
+LIVE_EVENTS = Counter(
+    "shopstream_live_events_total", "Order events a gateway's live stream read from Kafka."
+)
+LIVE_SUBSCRIBERS = Gauge(
+    "shopstream_live_subscribers", "Browsers following an order or their notifications."
+)
+LIVE_DROPPED = Counter(
+    "shopstream_live_subscribers_dropped_total",
+    "Live streams ended because the browser fell behind (it resumes by Last-Event-ID).",
 )
