@@ -17,6 +17,7 @@ from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.resources import open_resources
 from api.routes import cart, health, live, orders, products, users
+from api.storefront import pages
 from shopstream.settings import Settings, get_settings
 
 ROUTERS = {"users": users.router, "products": products.router, "orders": orders.router}
@@ -57,5 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(ROUTERS[name])
         for companion in COMPANIONS.get(name, ()):
             app.include_router(companion)
+    if settings.storefront_enabled:
+        pages.install(app)
     install_openapi(app)
     return app

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     shop_currency: str = "EUR"
 
     # Storefront.
+    # The web pages and their assets (api/storefront), served beside the REST routers.
+    storefront_enabled: bool = True
     # The live stream (SSE) starts reading Kafka this far back, and keeps the events it saw for
     # this long: a browser reconnecting, even across a gateway restart, finds what it missed.
     live_replay_window_s: float = 120.0
