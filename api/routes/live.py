@@ -90,7 +90,7 @@ def after(
     ``overlap_s``: also the events before it that occurred at most this long before it. The
     history records each topic as its consumer gets there, so an event may be stored after one
     that happened a moment later; the browser could have been sent the later one live and not
-    yet this one. It dedupes by event id, so sending a few events twice costs nothing.
+    yet this one. Browsers dedupe by event id: sending a few twice costs nothing.
     """
     if last_event_id is None:
         return events

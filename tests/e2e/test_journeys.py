@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -74,6 +75,14 @@ async def test_a_customer_registers_searches_buys_two_products_and_watches_deliv
     await expect(page.locator("#order-lines")).to_contain_text(teapot)
     await customer.shot("order-delivered")
     assert page.url.endswith(f"/shop/orders/{order_id}")
+    # Kept beside the screenshots, not asserted on: how long events took to reach the page.
+    lags = await page.evaluate(
+        """() => [...document.querySelectorAll('#timeline li')].map((li) => ({
+            type: li.dataset.type,
+            lag_ms: Number(li.dataset.shown) - Date.parse(li.dataset.at),
+        }))"""
+    )
+    (customer.folder / "event-to-page-ms.json").write_text(json.dumps(lags, indent=1))
 
 
 async def test_an_item_sold_out_while_in_the_cart_is_refused_at_checkout_without_a_charge(

@@ -161,7 +161,7 @@ export async function order() {
     onMessage(kind, event) {
       if (seen.has(event.event_id)) return;
       seen.add(event.event_id);
-      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at },
+      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-shown": String(Date.now()) },
         el("time", { datetime: event.occurred_at, text: new Date(event.occurred_at).toLocaleTimeString() }),
         el("span", { text: event.text }));
       // In time order: the topics of one order arrive interleaved, not sorted.
