@@ -8,7 +8,7 @@ function sku(path) {
 
 // A stock adjustment goes through the inventory agent: wait until the read model shows it.
 async function stockApplied(code, onHand) {
-  for (let tries = 0; tries < 50; tries += 1) {
+  for (let tries = 0; tries < 150; tries += 1) {
     const product = await api(`/products/${sku(code)}`);
     if (product.stock.on_hand === onHand) return product;
     await new Promise((resolve) => setTimeout(resolve, 200));
