@@ -40,6 +40,9 @@ def serve(settings: Settings) -> int:
         log_config=None,  # keep the JSON logging configured above
         access_log=False,  # the gateway's middleware logs each request with its trace id
         proxy_headers=False,
+        # Live streams never end by themselves: past this, a stop closes them (browsers
+        # reconnect elsewhere and resume by Last-Event-ID).
+        timeout_graceful_shutdown=settings.gateway_shutdown_grace_s,
     )
     return 0
 

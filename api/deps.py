@@ -19,6 +19,7 @@ from api.problems import Forbidden, Unauthorized
 from api.ratelimit import RateLimiter
 from api.resources import Resources
 from api.security import AccessTokens, PasswordHasher, Principal, TokenError
+from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.settings import Settings
 from streams.publisher import EventPublisher
@@ -94,6 +95,11 @@ async def _outbox(resources: ResourcesDep) -> Outbox:
     return outbox
 
 
+async def _live(resources: ResourcesDep) -> LiveHub:
+    live: LiveHub = _need(resources.live, "the live stream")
+    return live
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
@@ -105,6 +111,7 @@ SessionsDep = Annotated[Sessions, Depends(_sessions)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
+LiveDep = Annotated[LiveHub, Depends(_live)]
 
 
 async def _current_user(

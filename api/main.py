@@ -16,10 +16,14 @@ from api.observability import ObservabilityMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.resources import open_resources
-from api.routes import health, orders, products, users
+from api.routes import cart, health, live, orders, products, users
+from api.storefront import pages
 from shopstream.settings import Settings, get_settings
 
 ROUTERS = {"users": users.router, "products": products.router, "orders": orders.router}
+# Served beside a router, by the same deployment: a cart is the start of an order, and the live
+# stream follows orders.
+COMPANIONS = {"orders": (cart.router, live.router)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,5 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for name in sorted(settings.gateway_routers):
         app.include_router(ROUTERS[name])
+        for companion in COMPANIONS.get(name, ()):
+            app.include_router(companion)
+    if settings.storefront_enabled:
+        pages.install(app)
     install_openapi(app)
     return app

@@ -26,6 +26,7 @@ from api.outbox import Outbox
 from api.ratelimit import RateLimiter
 from api.schema import migrate
 from api.security import AccessTokens, PasswordHasher
+from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.aws import aws_client
 from shopstream.logs import get_logger
@@ -58,6 +59,7 @@ class Resources:
     limiter: RateLimiter | None
     idempotency: IdempotencyStore | None
     outbox: Outbox | None
+    live: LiveHub | None
 
 
 def check_secret(settings: Settings) -> None:
@@ -109,6 +111,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_history_table(settings, client=dynamodb)
             idempotency = IdempotencyStore(dynamodb, settings)
 
+        live = None
+        if "orders" in routers:
+            # After the publisher: its start creates the topics the hub reads.
+            live = LiveHub(settings, pool)
+            await live.start()
+            stack.push_async_callback(live.stop)
+
         s3 = outbox = None
         if "products" in routers:
             s3 = await stack.enter_async_context(
@@ -133,6 +142,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             limiter=limiter,
             idempotency=idempotency,
             outbox=outbox,
+            live=live,
         )
 
 

@@ -1,4 +1,5 @@
-"""The gateways' PostgreSQL tables (users, products, product images, the outbox), as migrations.
+"""The gateways' PostgreSQL tables (users, products, product images, carts, notification
+preferences, the outbox), as migrations.
 
 One database, one ledger: these migrations are recorded in the projections' own
 ``schema_migrations`` table, with versions from 100 up so that they can never collide with the
@@ -10,8 +11,9 @@ gateways can rely on the projections' tables (``stock_levels``, ``orders``) exis
 
 The same rules as the projections' migrations hold: append, never edit an applied one, and stay
 compatible with the previous release's code. Versions need not be contiguous: ``migrate`` applies
-every listed migration not yet recorded, in list order, so numbers left free (102 to 104, taken
-by changes developed alongside) are applied whenever they arrive.
+every listed migration not yet recorded, in list order, so a number left free for a change
+developed alongside (104 is) is applied whenever it arrives. A version is recorded by number
+alone: two changes must never claim the same one.
 """
 
 from __future__ import annotations
@@ -85,7 +87,22 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX product_images_by_sku ON product_images (sku, created_at);
         """,
     ),
-    # 102 is left to the cart's migration, written at the same time on another branch.
+    Migration(
+        102,
+        "storefront carts",
+        """
+        -- One cart per user, a row per line: kept across reloads and sign-ins. Quantities are
+        -- what the customer asked for, capped by the stock when written; checkout checks again.
+        CREATE TABLE cart_lines (
+            user_id    text NOT NULL REFERENCES users (user_id),
+            sku        text NOT NULL REFERENCES products (sku),
+            quantity   integer NOT NULL CHECK (quantity BETWEEN 1 AND 100),
+            added_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (user_id, sku)
+        );
+        """,
+    ),
     Migration(
         103,
         "notification preferences",

@@ -83,3 +83,13 @@ OUTBOX_SENT = Counter(
     "shopstream_outbox_sent_total",
     "Outbox rows a gateway's relay published to Kafka and marked sent (a resend counts again).",
 )
+LIVE_EVENTS = Counter(
+    "shopstream_live_events_total", "Order events a gateway's live stream read from Kafka."
+)
+LIVE_SUBSCRIBERS = Gauge(
+    "shopstream_live_subscribers", "Browsers following an order or their notifications."
+)
+LIVE_DROPPED = Counter(
+    "shopstream_live_subscribers_dropped_total",
+    "Live streams ended because the browser fell behind (it resumes by Last-Event-ID).",
+)

@@ -220,6 +220,25 @@ class Settings(BaseSettings):
     projection_batch_size: int = 100
     projection_batch_window_s: float = 0.25
 
+    # Storefront.
+    # The web pages and their assets (api/storefront), served beside the REST routers.
+    storefront_enabled: bool = True
+    # The live stream (SSE) starts reading Kafka this far back, and keeps the events it saw for
+    # this long: a browser reconnecting, even across a gateway restart, finds what it missed.
+    live_replay_window_s: float = 120.0
+    # A resumed order stream also repeats the events that occurred this long before the last
+    # one the browser saw (the history may have stored them after it; browsers dedupe).
+    live_resume_overlap_s: float = 2.0
+    # A comment line this often keeps proxies from closing an idle stream.
+    live_keepalive_s: float = 15.0
+    # Events waiting for one slow browser; past this it is disconnected and resumes from history.
+    live_subscriber_queue: int = 256
+    # Browsers are told to reconnect after this long when a stream ends.
+    live_retry_ms: int = 1000
+    # How long a stopping gateway lets open requests (live streams above all) finish.
+    gateway_shutdown_grace_s: int = 3
+    cart_max_lines: int = 50
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

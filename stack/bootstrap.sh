@@ -13,6 +13,7 @@ APT_PACKAGES=(
   rabbitmq-server                 # AMQP + MQTT (stands in for Amazon MQ)
   curl openssl procps iproute2
   etcd-server etcd-client         # kube-apiserver's store, for the operator's tests
+  chromium                        # the storefront's browser tests (Playwright drives it)
 )
 
 step() { printf 'shopstream: %s\n' "$*"; }

@@ -23,7 +23,7 @@ import pytest
 
 from shopstream.settings import REPO_ROOT, Settings
 from stack.apps import Worker
-from stack.process import port_is_free
+from streams.testing import free_port
 
 PASSWORD = "correct horse battery staple"
 ADDRESS = {
@@ -33,10 +33,6 @@ ADDRESS = {
     "postal_code": "SW1Y 4JH",
     "country": "GB",
 }
-
-
-def free_port() -> int:
-    return next(port for port in range(28500, 28700) if port_is_free(port))
 
 
 @dataclass
@@ -50,6 +46,7 @@ class GatewayProcess:
 
 
 def start_gateway(log_path: Path, env: Mapping[str, str]) -> GatewayProcess:
+    # The kernel's pick: a fixed block of ports is shared with whoever else runs gateways here.
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -1,0 +1,1 @@
+"""The storefront: server-rendered page shells, their scripts and styles."""

@@ -1,0 +1,193 @@
+// Sign-in, registration, my orders, one order with its live timeline, the confirmation.
+import { api, money, session } from "../api.js";
+import { mergeGuestCart } from "../cart.js";
+import { follow } from "../live.js";
+import { $, attempt, busy, el, flash, when } from "../ui.js";
+
+const PLACED = "shopstream.placed";
+const CANCELLABLE = new Set(["pending", "reserved", "paid", "payment_failed", "shipping_problem"]);
+
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "/shop/";
+  // Only paths of this site: an open redirect would send a fresh session elsewhere.
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/shop/";
+}
+
+async function signIn(email, password) {
+  sessionStorage.removeItem("shopstream.last-notice");  // another account's bookmark
+  session.keep(await api("/auth/login", { method: "POST", body: { email, password } }));
+  session.remember(await api("/users/me"));
+  const notices = await mergeGuestCart();
+  notices.forEach((text) => flash("warning", text));
+}
+
+export function login() {
+  const form = $("#login-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    busy(button, true);
+    await attempt(async () => {
+      await signIn(form.email.value, form.password.value);
+      flash("success", `Welcome back, ${session.user.name}.`);
+      location.assign(nextPage());
+    });
+    busy(button, false);
+  });
+}
+
+export function register() {
+  const form = $("#register-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    busy(button, true);
+    await attempt(async () => {
+      const field = (name) => form.elements.namedItem(name).value;
+      const body = { name: field("name"), email: field("email"), password: field("password") };
+      await api("/users", { method: "POST", body });
+      await signIn(body.email, body.password);
+      flash("success", `Welcome, ${session.user.name}.`);
+      location.assign(nextPage());
+    });
+    busy(button, false);
+  });
+}
+
+function requireSignIn() {
+  if (session.signedIn) return true;
+  flash("info", "Sign in to see your orders.");
+  location.assign(`/shop/login?next=${encodeURIComponent(location.pathname)}`);
+  return false;
+}
+
+export async function orders() {
+  if (!requireSignIn()) return;
+  let before = null;
+  const more = $("#more-orders");
+  const load = () =>
+    attempt(async () => {
+      const page = await api(`/orders?limit=20${before ? `&before=${encodeURIComponent(before)}` : ""}`);
+      $("#orders tbody").append(
+        ...page.items.map((order) =>
+          el("tr", {},
+            el("th", { scope: "row" }, el("a", { href: `/shop/orders/${encodeURIComponent(order.order_id)}`, text: order.order_id })),
+            el("td", { text: when(order.created_at) }),
+            el("td", {}, el("span", { class: `status ${order.status}`, text: order.status.replace("_", " ") })),
+            el("td", { text: money(order.total_cents, order.currency) }),
+          ),
+        ),
+      );
+      before = page.next_before;
+      more.hidden = !before;
+      $("#orders-empty").hidden = $("#orders tbody").children.length > 0;
+    });
+  more.addEventListener("click", load);
+  await load();
+}
+
+export function confirmation() {
+  const placed = JSON.parse(sessionStorage.getItem(PLACED) || "null");
+  if (placed && placed.order_id === document.body.dataset.orderId) {
+    const count = placed.lines.reduce((sum, line) => sum + line.quantity, 0);
+    $("#confirmation-total").textContent = `${count} item${count === 1 ? "" : "s"}, ${money(placed.total_cents, placed.currency)}, to ${placed.shipping_address.name}, ${placed.shipping_address.city}.`;
+  }
+}
+
+export function goToRetry(orderId) {
+  const target = `/shop/orders/${encodeURIComponent(orderId)}`;
+  if (location.pathname === target) {
+    const form = $("#retry-form");
+    form.hidden = false;
+    form.querySelector("select").focus();
+  } else {
+    location.assign(`${target}#retry`);
+  }
+}
+
+function statusText(status) {
+  return status.replace("_", " ").toUpperCase();
+}
+
+function showStatus(status) {
+  const badge = $("#order-status");
+  badge.textContent = statusText(status);
+  badge.className = `status ${status}`;
+  $("#cancel-order").hidden = !CANCELLABLE.has(status);
+  const retry = $("#retry-form");
+  retry.hidden = status !== "payment_failed";
+  if (!retry.hidden && location.hash === "#retry") retry.querySelector("select").focus();
+}
+
+function showOrder(order) {
+  showStatus(order.status);
+  $("#order-total").textContent = money(order.total_cents, order.currency);
+  $("#order-tracking").textContent = order.tracking_number || "—";
+  $("#order-refunded").textContent = order.refunded_cents ? money(order.refunded_cents, order.currency) : "—";
+  $("#order-lines tbody").replaceChildren(
+    ...order.lines.map((line) =>
+      el("tr", {}, el("th", { scope: "row", text: line.sku }), el("td", { text: String(line.quantity) }), el("td", { text: money(line.subtotal_cents, order.currency) })),
+    ),
+  );
+}
+
+async function loadOrder(orderId) {
+  // Just placed: the order's read model trails the event stream by a moment.
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await api(`/orders/${encodeURIComponent(orderId)}`);
+    } catch (error) {
+      if (error.status !== 404 || tries >= 120) throw error;
+      $("#order-status").textContent = "Recording your order…";
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+export async function order() {
+  if (!requireSignIn()) return;
+  const orderId = document.body.dataset.orderId;
+  const current = await attempt(() => loadOrder(orderId));
+  if (!current) return;
+  showOrder(current);
+  const seen = new Set();
+  const timeline = $("#timeline");
+  const state = $("#live-state");
+  follow(`/live/orders/${encodeURIComponent(orderId)}`, {
+    onState(value) {
+      state.textContent = value === "live" ? "● live" : value === "reconnecting" ? "reconnecting…" : "";
+      state.dataset.state = value;
+    },
+    onMessage(kind, event) {
+      if (seen.has(event.event_id)) return;
+      seen.add(event.event_id);
+      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-shown": String(Date.now()) },
+        el("time", { datetime: event.occurred_at, text: new Date(event.occurred_at).toLocaleTimeString() }),
+        el("span", { text: event.text }));
+      // In time order: the topics of one order arrive interleaved, not sorted.
+      const at = Date.parse(event.occurred_at);
+      const later = [...timeline.children].find((other) => Date.parse(other.dataset.at) > at);
+      timeline.insertBefore(item, later || null);
+      if (event.type === "OrderStatusChanged") showStatus(String(event.summary.to_status));
+      if (event.type === "ShipmentDispatched") $("#order-tracking").textContent = String(event.summary.tracking_number);
+      if (event.type === "PaymentRefunded") $("#order-refunded").textContent = money(Number(event.summary.amount_cents), String(event.summary.currency));
+    },
+  });
+  $("#cancel-order").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    busy(button, true);
+    await attempt(() => api(`/orders/${encodeURIComponent(orderId)}/cancel`, { method: "POST", body: { reason: "cancelled by the customer" } }));
+    busy(button, false);
+  });
+  $("#retry-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const button = form.querySelector("button");
+    busy(button, true);
+    await attempt(async () => {
+      await api(`/orders/${encodeURIComponent(orderId)}/payment`, { method: "POST", body: { payment_token: form.card.value } });
+      form.hidden = true;
+    });
+    busy(button, false);
+  });
+}

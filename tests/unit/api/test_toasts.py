@@ -1,0 +1,64 @@
+"""What the storefront says about each order event: timeline lines and toasts."""
+
+from __future__ import annotations
+
+from api.toasts import RETRY_PAYMENT, SummaryValue, Toast, money, timeline_text, toast_for
+
+
+def test_a_failed_payment_toasts_an_error_with_a_retry_action() -> None:
+    toast = toast_for("PaymentFailed", {"code": "insufficient_funds", "attempt": 1})
+    assert toast == Toast(
+        "error",
+        "Payment failed (the card has insufficient funds) — try another card.",
+        RETRY_PAYMENT,
+    )
+
+
+def test_dispatch_toasts_the_carrier_and_tracking_number() -> None:
+    toast = toast_for("ShipmentDispatched", {"carrier": "SimPost", "tracking_number": "SP1"})
+    assert toast == Toast("info", "Your order is on its way with SimPost: tracking number SP1.")
+
+
+def test_a_refund_toasts_its_amount() -> None:
+    toast = toast_for("PaymentRefunded", {"amount_cents": 1250, "currency": "EUR"})
+    assert toast == Toast("info", "Refunded 12.50 EUR.")
+
+
+def test_a_rejected_order_toasts_why() -> None:
+    toast = toast_for("OrderStatusChanged", {"to_status": "rejected", "reason": "MUG-01 sold out"})
+    assert toast == Toast("error", "Your order could not be reserved: MUG-01 sold out.")
+
+
+def test_the_sagas_routine_steps_do_not_toast() -> None:
+    routine: list[tuple[str, dict[str, SummaryValue]]] = [
+        ("StockReserved", {"sku": "MUG-01", "quantity": 1}),
+        ("PaymentRequested", {"amount_cents": 100, "currency": "EUR", "attempt": 1}),
+        ("OrderStatusChanged", {"to_status": "reserved", "reason": "every line reserved"}),
+        ("SomethingNew", {}),
+    ]
+    for event_type, summary in routine:
+        assert toast_for(event_type, summary) is None, event_type
+
+
+def test_timeline_lines_speak_the_customers_words() -> None:
+    assert timeline_text("OrderPlaced", {"total_cents": 7799, "currency": "EUR"}) == (
+        "Order placed (77.99 EUR)"
+    )
+    assert timeline_text("PaymentFailed", {"code": "card_declined"}) == (
+        "Payment failed: the card was declined"
+    )
+    assert timeline_text(
+        "OrderStatusChanged", {"to_status": "payment_failed", "reason": "card declined"}
+    ) == ("Status PAYMENT FAILED: card declined")
+    assert timeline_text("ShipmentDelivered", {}) == "Delivered"
+
+
+def test_an_unknown_event_type_is_shown_by_its_name() -> None:
+    assert timeline_text("SomethingNew", {"x": 1}) == "SomethingNew"
+
+
+def test_money_is_whole_units_and_cents_and_tolerates_a_missing_amount() -> None:
+    assert money(5, "EUR") == "0.05 EUR"
+    assert money(123456, "USD") == "1234.56 USD"
+    assert money(None, "EUR") == ""
+    assert money(True, "EUR") == ""
