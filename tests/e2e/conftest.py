@@ -30,7 +30,7 @@ from shopstream.settings import REPO_ROOT, Settings, get_settings
 from stack import control
 from stack.environment import use_local_stack
 from streams.publisher import ensure_topics
-from streams.testing import IsolatedWorker
+from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
     GatewayProcess,
@@ -70,6 +70,7 @@ async def stack_settings() -> AsyncIterator[Settings]:
 @dataclass
 class System:
     worker: IsolatedWorker
+    carrier: IsolatedCarrier
     gateway: GatewayProcess
     settings: Settings
 
@@ -83,19 +84,19 @@ async def system(
     stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[System]:
     folder = tmp_path_factory.mktemp("storefront")
-    worker = IsolatedWorker(
-        stack_settings,
-        folder,
-        name="e2e",
-        SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S=SHIPPING_RETRY_BACKOFF_S,
-    )
+    timing = {"SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": SHIPPING_RETRY_BACKOFF_S}
+    worker = IsolatedWorker(stack_settings, folder, name="e2e", **timing)
+    # The carrier at the other end of the AMQP link, on the worker's prefix.
+    carrier = IsolatedCarrier(worker, **timing)
     # Declared before the worker starts: a topic missing when its group assigns partitions
     # would leave that agent without any until the next rebalance.
     await ensure_topics(worker.settings)
     worker.start()
+    carrier.start()
     gateway: GatewayProcess | None = None
     try:
         await worker.wait_web()
+        await carrier.wait_ready()
         gateway = await asyncio.to_thread(
             start_gateway,
             folder / "gateway.log",
@@ -105,12 +106,14 @@ async def system(
                 "SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000",
             },
         )
-        yield System(worker, gateway, worker.settings)
+        yield System(worker, carrier, gateway, worker.settings)
     finally:
         if gateway is not None:
             stop_gateway(gateway)
         worker.stop()
+        carrier.stop()
         await worker.delete_topics()
+        carrier.delete_queues()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from shopstream.settings import REPO_ROOT, Settings
-from stack.apps import Worker
+from stack.apps import CarrierSimulator, Worker
 from streams.testing import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -91,11 +91,12 @@ def gateway(
 
 @pytest.fixture(scope="session")
 def worker(stack_settings: Settings) -> None:
-    """The stack's stream worker, which order tests need, started unless it runs already."""
-    if Worker(stack_settings).is_running():
+    """The stack's stream worker and the carrier simulator at the other end of its AMQP link,
+    which order tests need (up to delivery), started unless they run already."""
+    if Worker(stack_settings).is_running() and CarrierSimulator(stack_settings).is_running():
         return
     subprocess.run(
-        [str(REPO_ROOT / ".venv" / "bin" / "shopstream"), "stack", "up", "worker"],
+        [str(REPO_ROOT / ".venv" / "bin" / "shopstream"), "stack", "up", "worker", "carrier"],
         check=True,
         capture_output=True,
         timeout=180,
