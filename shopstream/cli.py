@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
     asyncio.run(control.up(settings, parts, say))
     gateway = next(part for part in parts if isinstance(part, Gateway))
+    say(f"storefront  {gateway.address}/shop/")
     say(f"gateway     {gateway.address}/docs")
     say(f"readiness   {gateway.address}/readyz")
     say("logs        shopstream stack logs -f   (Ctrl-C here stops everything)")

@@ -64,16 +64,16 @@ export async function authorizedFetch(path, options = {}) {
     if (session.access) headers.Authorization = `Bearer ${session.access}`;
     return fetch(path, { ...options, headers });
   };
-  let response = await send();
-  if (response.status === 401 && session.refresh) {
-    if (await refreshTokens()) {
-      response = await send();
-    } else {
-      session.clear();
-      throw new ApiError(401, EXPIRED);
-    }
-  }
-  return response;
+  const sentWith = session.access;
+  const hadSession = session.signedIn;
+  const response = await send();
+  if (response.status !== 401 || !hadSession) return response;
+  // Requests run side by side: another one may have refreshed the tokens meanwhile (send
+  // again), or found them refused and signed out (then this one's session expired too).
+  const refreshedMeanwhile = session.access && session.access !== sentWith;
+  if (refreshedMeanwhile || (session.refresh && (await refreshTokens()))) return send();
+  session.clear();
+  throw new ApiError(401, EXPIRED);
 }
 
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
