@@ -106,27 +106,38 @@ class Daemon:
         self.pid_file.write_text(f"{process.pid} {start_time(process.pid)}\n")
         return process.pid
 
+    @property
+    def stopping_file(self) -> Path:
+        """Present while a stop is under way: the process's exit is then no surprise."""
+        return self.pid_file.with_name(self.pid_file.name + ".stopping")
+
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the whole process group: SIGTERM, then SIGKILL after ``timeout_s``."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while pid_is_running(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.1)
-        if pid_is_running(pid):
-            _signal_group(pid, signal.SIGKILL)
-            while pid_is_running(pid):
+        self.stopping_file.touch()
+        try:
+            _signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while pid_is_running(pid) and time.monotonic() < deadline:
                 _reap(pid)
-                time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
+                time.sleep(0.1)
+            if pid_is_running(pid):
+                _signal_group(pid, signal.SIGKILL)
+                while pid_is_running(pid):
+                    _reap(pid)
+                    time.sleep(0.05)
+            self.pid_file.unlink(missing_ok=True)
+        finally:
+            self.stopping_file.unlink(missing_ok=True)
         return True
 
     def exited_early(self) -> bool:
-        if not self.pid_file.exists():
+        # A stop from another process (`make stop` beside `make run`) leaves the pid file in
+        # place until its process is gone: that exit is not one to report.
+        if not self.pid_file.exists() or self.stopping_file.exists():
             return False
         with contextlib.suppress(ValueError, IndexError):
             _reap(int(self.pid_file.read_text().split()[0]))

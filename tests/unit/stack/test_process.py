@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -45,6 +47,25 @@ def test_a_daemon_that_exits_at_once_is_reported_as_exited_early(tmp_path: Path)
             break
         time.sleep(0.02)
     assert daemon.exited_early()
+
+
+def test_a_daemon_exiting_while_another_process_stops_it_is_not_reported_as_exited_early(
+    tmp_path: Path,
+) -> None:
+    daemon = _sleeper(tmp_path)
+    pid = daemon.start()
+    # What `make stop` does beside `make run`: mark the stop, end the process, then drop the
+    # pid file; `run` polls in between.
+    daemon.stopping_file.touch()
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(250):
+        if daemon.pid() is None:
+            break
+        time.sleep(0.02)
+    assert daemon.pid() is None
+    assert not daemon.exited_early()
+    daemon.stopping_file.unlink()
+    assert daemon.exited_early()  # without the mark, the same exit is a surprise
 
 
 def test_a_taken_port_is_refused_with_one_line_saying_what_and_how_to_fix() -> None:
