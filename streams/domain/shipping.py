@@ -119,7 +119,16 @@ def on_reply(existing: Shipment | None, reply: CarrierReplied, now: datetime) ->
     if event is None:
         return Step(refused=f"a {reply.outcome} reply without the fields it needs")
     shipment = existing.model_copy(update={"outcomes": existing.outcomes | {reply.outcome}})
-    return Step(shipment=shipment, events=(_derived(existing, event, reply.outcome, now),))
+    if reply.outcome == "delivered" and "dispatched" not in existing.outcomes:
+        # The delivery report overtook the dispatch (replies redelivered after a restart come
+        # back in any order): it is held and reported right after the dispatch, since the
+        # saga, like the parcel, goes from shipped to delivered only.
+        return Step(shipment=shipment)
+    events = [_derived(existing, event, reply.outcome, now)]
+    if reply.outcome == "dispatched" and "delivered" in existing.outcomes:
+        delivered = ShipmentDelivered(order_id=existing.order_id)
+        events.append(_derived(existing, delivered, "delivered", now))
+    return Step(shipment=shipment, events=tuple(events))
 
 
 def on_overdue(

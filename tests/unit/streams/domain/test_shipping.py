@@ -54,7 +54,6 @@ def test_a_repeated_request_is_not_sent_again() -> None:
     [
         (_reply("dispatched", tracking_number="SP1"), ShipmentDispatched),
         (_reply("problem", reason="no van"), ShippingProblem),
-        (_reply("delivered"), ShipmentDelivered),
     ],
 )
 def test_each_reply_becomes_its_shipping_event(reply: CarrierReplied, reported: type) -> None:
@@ -62,6 +61,26 @@ def test_each_reply_becomes_its_shipping_event(reply: CarrierReplied, reported: 
     [event] = step.events
     assert isinstance(event, reported) and event.order_id == "ord-1"
     assert step.shipment is not None and not step.shipment.awaiting_reply
+
+
+def test_a_delivery_after_the_dispatch_is_reported() -> None:
+    dispatched = on_reply(_sent(), _reply("dispatched", tracking_number="SP1"), T0)
+    assert dispatched.shipment is not None
+    [event] = on_reply(dispatched.shipment, _reply("delivered"), T0).events
+    assert isinstance(event, ShipmentDelivered)
+
+
+def test_a_delivery_that_overtakes_the_dispatch_is_held_and_reported_right_after_it() -> None:
+    early = on_reply(_sent(), _reply("delivered"), T0)
+    assert early.events == () and early.shipment is not None
+    assert not early.shipment.awaiting_reply
+    late = on_reply(early.shipment, _reply("dispatched", tracking_number="SP1"), T0)
+    dispatched, delivered = late.events
+    assert isinstance(dispatched, ShipmentDispatched) and isinstance(delivered, ShipmentDelivered)
+    after_dispatch = on_reply(_sent(), _reply("dispatched", tracking_number="SP1"), T0)
+    assert after_dispatch.shipment is not None
+    in_order = on_reply(after_dispatch.shipment, _reply("delivered"), T0)
+    assert delivered.event_id == in_order.events[0].event_id  # the same id either way
 
 
 def test_a_duplicate_reply_reports_nothing() -> None:
