@@ -6,6 +6,8 @@ notification delivery workers and the SMTP server that keeps what they send."""
 from __future__ import annotations
 
 import sys
+from abc import abstractmethod
+from typing import ClassVar
 
 import aiosmtplib
 import httpx
@@ -24,136 +26,107 @@ async def _http_ok(url: str, settings: Settings) -> str:
     return f"HTTP {response.status_code}"
 
 
-class Gateway(Part):
+class Application(Part):
+    """A process of ours, ``python -m <module ...>`` in the stack's environment, answering
+    HTTP on one port of its own (its metrics, or the gateway's health)."""
+
+    module: ClassVar[tuple[str, ...]]
+    port_name: ClassVar[str]
+    health_path: ClassVar[str] = "/metrics"
+
+    @property
+    @abstractmethod
+    def port(self) -> int: ...
+
+    @property
+    def host(self) -> str:
+        return self.settings.worker_host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {self.port_name: self.port}
+
+    @property
+    def address(self) -> str:
+        return self.url
+
+    @property
+    def daemons(self) -> list[Daemon]:
+        return [
+            Daemon(
+                name=self.name,
+                argv=[sys.executable, "-m", *self.module],
+                run_dir=self.run_dir,
+                log_path=self.log_path,
+                env=local_env(self.settings),
+            )
+        ]
+
+    @property
+    def probes(self) -> list[tuple[str, Probe]]:
+        url = f"{self.url}{self.health_path}"
+        return [(self.name, lambda settings: _http_ok(url, settings))]
+
+
+class Gateway(Application):
     name = "gateway"
+    module = ("api",)
+    port_name = "gateway"
+    health_path = "/healthz"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.settings.gateway_host}:{self.settings.ports.gateway}"
+    def host(self) -> str:
+        return self.settings.gateway_host
 
     @property
-    def ports(self) -> dict[str, int]:
-        return {"gateway": self.settings.ports.gateway}
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "api"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
-
-    @property
-    def probes(self) -> list[tuple[str, Probe]]:
-        url = f"{self.url}/healthz"
-        return [("gateway", lambda settings: _http_ok(url, settings))]
+    def port(self) -> int:
+        return self.settings.ports.gateway
 
 
-class Worker(Part):
+class Worker(Application):
     name = "worker"
+    module = ("streams", "--quiet", "worker")
+    port_name = "worker web"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.settings.worker_host}:{self.settings.ports.worker_web}"
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"worker web": self.settings.ports.worker_web}
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "streams", "--quiet", "worker"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
-
-    @property
-    def probes(self) -> list[tuple[str, Probe]]:
-        url = f"{self.url}/metrics"
-        return [("worker", lambda settings: _http_ok(url, settings))]
+    def port(self) -> int:
+        return self.settings.ports.worker_web
 
 
-class CarrierSimulator(Part):
+class CarrierSimulator(Application):
     name = "carrier"
+    module = ("streams.carrier_simulator",)
+    port_name = "carrier simulator metrics"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.settings.worker_host}:{self.settings.carrier_simulator_metrics_port}"
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"carrier simulator metrics": self.settings.carrier_simulator_metrics_port}
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "streams.carrier_simulator"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
-
-    @property
-    def probes(self) -> list[tuple[str, Probe]]:
-        url = f"{self.url}/metrics"
-        return [("carrier", lambda settings: _http_ok(url, settings))]
+    def port(self) -> int:
+        return self.settings.carrier_simulator_metrics_port
 
 
-class DeadLetterWatch(Part):
+class DeadLetterWatch(Application):
     name = "dlq-watch"
+    module = ("shopstream.cli", "dlq", "watch")
+    port_name = "dead-letter watch metrics"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.settings.worker_host}:{self.settings.dead_letter_watch_port}"
+    def port(self) -> int:
+        return self.settings.dead_letter_watch_port
+
+
+class Delivery(Application):
+    """The notification delivery workers (e-mail, SMS, push) on their SQS queues."""
+
+    name = "delivery"
+    module = ("streams.delivery",)
+    port_name = "delivery metrics"
 
     @property
-    def ports(self) -> dict[str, int]:
-        return {"dead-letter watch metrics": self.settings.dead_letter_watch_port}
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "shopstream.cli", "dlq", "watch"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
-
-    @property
-    def probes(self) -> list[tuple[str, Probe]]:
-        url = f"{self.url}/metrics"
-        return [("dlq-watch", lambda settings: _http_ok(url, settings))]
+    def port(self) -> int:
+        return self.settings.delivery_metrics_port
 
 
 async def smtp_ok(settings: Settings) -> str:
@@ -168,66 +141,21 @@ async def smtp_ok(settings: Settings) -> str:
     return f"SMTP {code}"
 
 
-class MailSink(Part):
+class MailSink(Application):
     """A local SMTP server keeping every message under ``<state_dir>/mail/``."""
 
     name = "mail"
+    module = ("stack.mail_sink",)
+    port_name = "smtp"
 
     @property
-    def ports(self) -> dict[str, int]:
-        return {"smtp": self.settings.smtp_port}
+    def port(self) -> int:
+        return self.settings.smtp_port
 
     @property
     def address(self) -> str:
-        return f"smtp://{self.settings.smtp_host}:{self.settings.smtp_port} -> {self.home}"
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "stack.mail_sink"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
+        return f"smtp://{self.settings.smtp_host}:{self.port} -> {self.home}"
 
     @property
     def probes(self) -> list[tuple[str, Probe]]:
         return [("smtp", smtp_ok)]
-
-
-class Delivery(Part):
-    """The notification delivery workers (e-mail, SMS, push) on their SQS queues."""
-
-    name = "delivery"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.worker_host}:{self.settings.delivery_metrics_port}"
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"delivery metrics": self.settings.delivery_metrics_port}
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    @property
-    def daemons(self) -> list[Daemon]:
-        return [
-            Daemon(
-                name=self.name,
-                argv=[sys.executable, "-m", "streams.delivery"],
-                run_dir=self.run_dir,
-                log_path=self.log_path,
-                env=local_env(self.settings),
-            )
-        ]
-
-    @property
-    def probes(self) -> list[tuple[str, Probe]]:
-        url = f"{self.url}/metrics"
-        return [("delivery", lambda settings: _http_ok(url, settings))]

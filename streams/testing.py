@@ -28,6 +28,54 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _spawn(module: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m <module>`` in a process group of its own, its output to ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", *module],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to the group, then SIGKILL if it has not gone within 30 s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+async def _wait_answering(
+    what: str,
+    process: subprocess.Popen[bytes] | None,
+    url: str,
+    log_path: Path,
+    timeout_s: float,
+) -> None:
+    """Until ``url`` answers with success; the process's log if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while True:
+            if process is None or process.poll() is not None:
+                log = await asyncio.to_thread(log_path.read_text)
+                raise RuntimeError(f"{what} exited: {log[-3000:]}")
+            try:
+                if (await client.get(url)).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not answer within {timeout_s:.0f}s")
+            await asyncio.sleep(0.2)
+
+
 class IsolatedWorker:
     def __init__(
         self, settings: Settings, folder: Path, name: str = "isolated", **env: str
@@ -57,21 +105,13 @@ class IsolatedWorker:
         self.runs += 1
         data = self.folder / f"{self.app_id}-data-{self.runs if fresh_data else 1}"
         env = {
-            **os.environ,
             "SHOPSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
             "SHOPSTREAM_WORKER_APP_ID": self.app_id,
             "SHOPSTREAM_WORKER_DATA_DIR": str(data),
             "SHOPSTREAM_PORTS__WORKER_WEB": str(self.web_port),
             **self.env,
         }
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams", "--quiet", "worker"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = _spawn(["streams", "--quiet", "worker"], env, self.log_path)
 
     def kill(self) -> None:
         """kill -9, the whole process group: no goodbye, no commit."""
@@ -80,12 +120,7 @@ class IsolatedWorker:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        _stop(self.process)
 
     async def delete_topics(self) -> None:
         """Remove this worker's topics and its tables' changelogs, keeping the broker lean."""
@@ -103,19 +138,9 @@ class IsolatedWorker:
             await admin.close()
 
     async def wait_web(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient() as client:
-            while True:
-                if self.process is None or self.process.poll() is not None:
-                    raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-                try:
-                    if (await client.get(self.metrics_url)).is_success:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"worker web did not answer within {timeout_s:.0f}s")
-                await asyncio.sleep(0.2)
+        await _wait_answering(
+            "worker web", self.process, self.metrics_url, self.log_path, timeout_s
+        )
 
 
 class IsolatedCarrier:
@@ -137,44 +162,18 @@ class IsolatedCarrier:
 
     def start(self) -> None:
         env = {
-            **os.environ,
             "SHOPSTREAM_TOPIC_PREFIX": self.worker.settings.topic_prefix,
             "SHOPSTREAM_CARRIER_SIMULATOR_METRICS_PORT": str(self.metrics_port),
             **self.env,
         }
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.carrier_simulator"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = _spawn(["streams.carrier_simulator"], env, self.log_path)
 
     async def wait_ready(self, timeout_s: float = 60) -> None:
         """Its metrics answer once it consumes (it declares its queues first)."""
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient() as client:
-            while True:
-                if self.process is None or self.process.poll() is not None:
-                    raise RuntimeError(f"carrier exited: {self.log_path.read_text()[-3000:]}")
-                try:
-                    if (await client.get(self.metrics_url)).is_success:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"carrier did not answer within {timeout_s:.0f}s")
-                await asyncio.sleep(0.2)
+        await _wait_answering("carrier", self.process, self.metrics_url, self.log_path, timeout_s)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        _stop(self.process)
 
     def delete_queues(self) -> None:
         """Remove the link's queues and exchange of this prefix, keeping the broker lean."""

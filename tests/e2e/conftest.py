@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
     GatewayProcess,
+    create_admin,
     eventually,
     start_gateway,
     stop_gateway,
@@ -131,15 +131,7 @@ class Account:
 @pytest.fixture(scope="session")
 async def admin(rest: httpx.AsyncClient, system: System) -> Account:
     email = f"admin-{uuid.uuid4().hex[:12]}@example.com"
-    made = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "api", "create-admin", email, "--name", "Admin"),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(made.communicate(f"{PASSWORD}\n".encode()), 60)
-    assert made.returncode == 0, err.decode()
+    await create_admin(email)
     return await signed_in(rest, email)
 
 

@@ -166,6 +166,13 @@ async def other_customer(client: httpx.AsyncClient) -> Person:
 async def admin(client: httpx.AsyncClient, stack_settings: Settings) -> Person:
     """The first admin, made the only way there is: the command line."""
     email = f"admin-{uuid.uuid4().hex[:12]}@example.com"
+    out = await create_admin(email)
+    assert out.startswith(f"created admin {email}")
+    return await sign_in(client, email)
+
+
+async def create_admin(email: str) -> str:
+    """``python -m api create-admin`` with the tests' password; what it printed."""
     made = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "api", "create-admin", email, "--name", "Admin"),
@@ -175,8 +182,7 @@ async def admin(client: httpx.AsyncClient, stack_settings: Settings) -> Person:
     )
     out, err = await asyncio.wait_for(made.communicate(f"{PASSWORD}\n".encode()), 60)
     assert made.returncode == 0, err.decode()
-    assert out.decode().startswith(f"created admin {email}")
-    return await sign_in(client, email)
+    return out.decode()
 
 
 @dataclass(frozen=True)
