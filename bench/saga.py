@@ -1,8 +1,10 @@
 """Orders through the saga to PAID, at max rate and at a fixed rate, beside a raw Kafka loop.
 
-    .venv/bin/python -m bench.saga [--seconds 20] [--skus 20]
+    .venv/bin/python -m bench.saga [--seconds 20] [--skus 20] [--workers one,split]
 
-Starts the local stack's infrastructure if needed and a worker of its own (own topics), then:
+Starts the local stack if needed, then for each arrangement of workers (``one``: every agent in
+one worker; ``split``: the projections in a worker of their own, as the stack runs them) a
+set of its own (own topics), and runs:
 1. max rate: orders published as fast as the producer takes them for ``--seconds``; throughput
    is the orders that reached PAID over the time until the last one did;
 2. fixed rate at half that: the same, paced; latency place -> PAID (p50/p95/p99);
@@ -10,8 +12,8 @@ Starts the local stack's infrastructure if needed and a worker of its own (own t
    acknowledged before the next, as the agents do) over topics on the same broker.
 The saga's records/s (every record an agent applied, from the worker's metrics) over the raw
 loop's records/s is the ratio that says what the saga costs. Machines here are noisy: compare
-ratios from one run, not figures across runs. The worker's CPU time per order at max rate
-(all agents and projections, until the worker is idle) depends least on what else runs.
+ratios from one run, not figures across runs. The workers' CPU time per order at max rate
+(all agents and projections, until the workers are idle) depends least on what else runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +110,16 @@ async def until_idle(worker: IsolatedWorker) -> float:
         last = now
 
 
+async def until_quiet(pid: int) -> None:
+    """Until the process has used under 5 % of a core for IDLE_S (a projector has no count of
+    applied records: it writes batches)."""
+    while True:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(IDLE_S)
+        if cpu_seconds(pid) - before < 0.05 * IDLE_S:
+            return
+
+
 async def place_orders(
     publisher: EventPublisher,
     skus: list[str],
@@ -146,7 +159,8 @@ async def place_orders(
     return sent
 
 
-def report(name: str, sent: dict[str, datetime], paid: dict[str, datetime]) -> float:
+def report(name: str, sent: dict[str, datetime], paid: dict[str, datetime]) -> tuple[float, float]:
+    """Prints and returns the phase's orders/s to PAID and its p99 place -> PAID in ms."""
     first = min(sent.values())
     last = max(paid[order_id] for order_id in sent)
     throughput = len(sent) / (last - first).total_seconds()
@@ -157,7 +171,7 @@ def report(name: str, sent: dict[str, datetime], paid: dict[str, datetime]) -> f
         f"place->PAID p50 {q[49]:7.1f} ms  p95 {q[94]:7.1f} ms  p99 {q[98]:7.1f} ms",
         flush=True,
     )
-    return throughput
+    return throughput, q[98]
 
 
 async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
@@ -206,60 +220,108 @@ async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
         await admin.close()
 
 
-async def main(seconds: float, sku_count: int) -> None:
-    settings = use_local_stack(get_settings())
-    await control.up(settings, control.select(settings), lambda message: None)
+@dataclass(frozen=True)
+class Phases:
+    """What one arrangement of workers sustained."""
+
+    arrangement: str  # "one" worker, or "split"
+    max_rate: float  # orders/s to PAID
+    p99_at_half_ms: float
+    records_per_s: float  # records the saga's and notifications' agents applied, at max rate
+    cpu_ms: dict[str, float]  # CPU per order at max rate, by worker
+
+
+async def run_phases(
+    settings: Settings, arrangement: str, seconds: float, sku_count: int
+) -> Phases:
+    """Max rate, then half of it, through a fresh set of workers and carrier simulator."""
     folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
     worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    workers = {"worker": worker}
+    if arrangement == "split":  # as the local stack runs them: the projections apart
+        workers["projector"] = worker.with_roles(["saga", "notifications"]).beside(["projections"])
     # Paid orders go on to the carrier over AMQP; its simulator answers, as in production.
     carrier = IsolatedCarrier(worker, SHOPSTREAM_LOG_LEVEL="WARNING")
     publisher = EventPublisher(worker.settings)
     await publisher.start()
-    worker.start()
+    for process in workers.values():
+        process.start()
     carrier.start()
     tracker = PaidTracker(worker.settings)
     try:
-        await worker.wait_web()
+        for process in workers.values():
+            await process.wait_web()
         await carrier.wait_ready()
         await tracker.start()
         skus = [f"BENCH-{n:03d}" for n in range(sku_count)]
         await publisher.publish([AdjustStock(sku=sku, set_to=10_000_000) for sku in skus])
         warmup = await place_orders(publisher, skus, 2.0, 20, tracker)
         await tracker.wait_for(list(warmup), 120)
-        print(f"worker {worker.app_id}: {sku_count} SKUs, phases of {seconds:.0f}s", flush=True)
+        print(f"{arrangement}: {', '.join(workers)}; {sku_count} SKUs, phases of {seconds:.0f}s")
 
-        assert worker.process is not None
+        pids = {name: process.process.pid for name, process in workers.items() if process.process}
         applied_before = await records_applied(worker)
-        cpu_before = cpu_seconds(worker.process.pid)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         at_max = await place_orders(publisher, skus, seconds, None, tracker)
         await tracker.wait_for(list(at_max), 600)
-        max_rate = report("max rate", at_max, tracker.paid)
+        max_rate, _ = report("max rate", at_max, tracker.paid)
         settled = await until_idle(worker)
-        saga_records = (settled - applied_before) / (time.perf_counter() - started - IDLE_S)
-        cpu_ms = (cpu_seconds(worker.process.pid) - cpu_before) * 1000 / len(at_max)
-        print(f"worker CPU per order at max rate {cpu_ms:7.1f} ms", flush=True)
+        records = (settled - applied_before) / (time.perf_counter() - started - IDLE_S)
+        if "projector" in pids:
+            await until_quiet(pids["projector"])
+        cpu_ms = {
+            name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(at_max)
+            for name, pid in pids.items()
+        }
+        print(
+            "CPU per order at max rate: "
+            + ", ".join(f"{n} {ms:.1f} ms" for n, ms in cpu_ms.items())
+        )
 
         paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker)
         await tracker.wait_for(list(paced), 600)
-        report(f"fixed {max_rate / 2:.0f}/s (half max)", paced, tracker.paid)
-
-        sample = encode(
-            new_order([OrderLine(sku="BENCH-000", quantity=1, unit_price_cents=999)], "tok_visa")
-        )
-        raw = await raw_loop(worker.settings, 20_000, sample)
-        print(
-            f"records/s: saga {saga_records:8.1f}   raw consume->produce {raw:8.1f}   "
-            f"ratio {saga_records / raw:5.3f}",
-            flush=True,
-        )
+        _, p99 = report(f"fixed {max_rate / 2:.0f}/s (half max)", paced, tracker.paid)
+        return Phases(arrangement, max_rate, p99, records, cpu_ms)
     finally:
         tracker.stop()
         await publisher.stop()
-        worker.stop()
+        for process in workers.values():
+            process.stop()
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()
+
+
+async def main(seconds: float, sku_count: int, arrangements: list[str]) -> None:
+    settings = use_local_stack(get_settings())
+    await control.up(settings, control.select(settings), lambda message: None)
+    results = []
+    for arrangement in arrangements:
+        results.append(await run_phases(settings, arrangement, seconds, sku_count))
+        print(flush=True)
+
+    sample = encode(
+        new_order([OrderLine(sku="BENCH-000", quantity=1, unit_price_cents=999)], "tok_visa")
+    )
+    raw = await raw_loop(settings, 20_000, sample)
+    print(f"raw consume->produce {raw:8.1f} records/s")
+    print(
+        f"{'workers':<7} {'orders/s':>9} {'p99 half':>9} {'CPU/order':>10} {'records/s':>10} ratio"
+    )
+    for result in results:
+        print(
+            f"{result.arrangement:<7} {result.max_rate:9.1f} {result.p99_at_half_ms:7.0f}ms "
+            f"{sum(result.cpu_ms.values()):8.1f}ms {result.records_per_s:10.1f} "
+            f"{result.records_per_s / raw:5.3f}"
+        )
+    if len(results) == 2:
+        first, second = results
+        print(
+            f"{second.arrangement} / {first.arrangement}: "
+            f"orders/s x{second.max_rate / first.max_rate:.2f}, "
+            f"p99 at half max x{second.p99_at_half_ms / first.p99_at_half_ms:.2f}"
+        )
 
 
 if __name__ == "__main__":
@@ -268,5 +330,11 @@ if __name__ == "__main__":
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--skus", type=int, default=20)
+    parser.add_argument(
+        "--workers",
+        default="one,split",
+        help="one: every agent in one worker; split: the projections in a worker of their own "
+        "(as the local stack runs them); both by default, one after the other",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.skus))
+    asyncio.run(main(arguments.seconds, arguments.skus, arguments.workers.split(",")))

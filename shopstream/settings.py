@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The agents a worker runs, by role (``streams.agents.MODULES``).
+WorkerRole = Literal["saga", "notifications", "projections"]
+
 
 class StackPorts(BaseModel):
     """Loopback ports of the local stack: one block (26xxx) clear of the services' defaults."""
@@ -32,6 +35,7 @@ class StackPorts(BaseModel):
     moto: int = 26500
     gateway: int = 8000
     worker_web: int = 26066
+    projector_web: int = 26070
     kube_apiserver: int = 26443
     etcd_client: int = 26379
     etcd_peer: int = 26380
@@ -62,6 +66,11 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     worker_app_id: str = "shopstream"
     worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
+    # Which agents this worker runs: one image, several deployments. The local stack runs the
+    # saga and the notifications in one worker and the projections in another, so that the
+    # saga never waits behind a projection batch. A JSON list in the environment, e.g.
+    # SHOPSTREAM_WORKER_ROLES='["projections"]'. Give each role to one group of workers only.
+    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications", "projections"})
     # A worker that dies without leaving its group holds its partitions this long: the time
     # to fail over. Heartbeats go every third of it.
     worker_session_timeout_s: float = 10.0

@@ -1,4 +1,4 @@
-"""The application processes, run on the stack like its other parts: gateway, worker, the
+"""The application processes, run on the stack like its other parts: gateway, the workers, the
 carrier simulator standing in for the carrier on the other end of the AMQP link, the
 dead-letter watch that serves every dead-letter queue's depth and age as metrics, the
 notification delivery workers and the SMTP server that keeps what they send."""
@@ -55,6 +55,11 @@ class Application(Part):
         return self.url
 
     @property
+    def environment(self) -> dict[str, str]:
+        """Settings of this process alone, over the stack's."""
+        return {}
+
+    @property
     def daemons(self) -> list[Daemon]:
         return [
             Daemon(
@@ -62,7 +67,7 @@ class Application(Part):
                 argv=[sys.executable, "-m", *self.module],
                 run_dir=self.run_dir,
                 log_path=self.log_path,
-                env=local_env(self.settings),
+                env={**local_env(self.settings), **self.environment},
             )
         ]
 
@@ -88,6 +93,8 @@ class Gateway(Application):
 
 
 class Worker(Application):
+    """The stream worker of the saga and the notifications."""
+
     name = "worker"
     module = ("streams", "--quiet", "worker")
     port_name = "worker web"
@@ -95,6 +102,32 @@ class Worker(Application):
     @property
     def port(self) -> int:
         return self.settings.ports.worker_web
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"SHOPSTREAM_WORKER_ROLES": '["saga", "notifications"]'}
+
+
+class Projector(Application):
+    """The stream worker of the read models: a process of its own, so that the saga's agents
+    never wait behind a projection batch."""
+
+    name = "projector"
+    module = ("streams", "--quiet", "worker")
+    port_name = "projector web"
+
+    @property
+    def port(self) -> int:
+        return self.settings.ports.projector_web
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "SHOPSTREAM_WORKER_ROLES": '["projections"]',
+            "SHOPSTREAM_PORTS__WORKER_WEB": str(self.port),
+            # Its own RocksDB folder: two Faust workers do not share one.
+            "SHOPSTREAM_WORKER_DATA_DIR": str(self.run_dir / "data"),
+        }
 
 
 class CarrierSimulator(Application):

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from shopstream.health import DependencyHealth
 from shopstream.settings import Settings
-from stack.apps import CarrierSimulator, DeadLetterWatch, Delivery, Gateway, MailSink, Worker
+from stack.apps import (
+    CarrierSimulator,
+    DeadLetterWatch,
+    Delivery,
+    Gateway,
+    MailSink,
+    Projector,
+    Worker,
+)
 from stack.errors import StackError
 from stack.kafka_part import Kafka
 from stack.kube_part import Kube
@@ -21,6 +29,7 @@ INFRASTRUCTURE: tuple[type[Part], ...] = (Kafka, Postgres, RabbitMQ, Moto)
 APPLICATIONS: tuple[type[Part], ...] = (
     MailSink,
     Worker,
+    Projector,
     CarrierSimulator,
     Delivery,
     DeadLetterWatch,

@@ -108,12 +108,24 @@ class Worker(faust.Worker):
         self.spinner = None
 
 
+def consumer_group(settings: Settings) -> str:
+    """The worker's Faust app id: its consumer group and its tables' namespace.
+
+    Workers running the saga share the saga's group and tables. A worker without the saga
+    (the projections alone, say) reads some of the same topics, all of them for itself: it is
+    a group of its own, named after its roles.
+    """
+    if "saga" in settings.worker_roles:
+        return settings.worker_app_id
+    return "-".join((settings.worker_app_id, *sorted(settings.worker_roles)))
+
+
 def create_app(settings: Settings) -> faust.App:
     servers = ";".join(
         f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")
     )
     app = App(
-        settings.worker_app_id,
+        consumer_group(settings),
         broker=servers,
         store="rocksdb://",  # rocksdict-backed: tables live on local disk, changelogs in Kafka
         datadir=str(settings.worker_data_dir or settings.state_dir / "worker"),

@@ -5,6 +5,8 @@ and the carrier simulator beside it, on the same prefix (its AMQP queues)."""
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import os
 import signal
 import socket
@@ -12,12 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shopstream.settings import Settings
+from shopstream.settings import Settings, WorkerRole
 from streams.adapters import carrier_link
 
 
@@ -78,7 +81,11 @@ async def _wait_answering(
 
 class IsolatedWorker:
     def __init__(
-        self, settings: Settings, folder: Path, name: str = "isolated", **env: str
+        self,
+        settings: Settings,
+        folder: Path,
+        name: str = "isolated",
+        **env: str,
     ) -> None:
         run = uuid.uuid4().hex[:8]
         self.app_id = f"{name}-{run}"
@@ -88,13 +95,34 @@ class IsolatedWorker:
         )
         self.folder = folder
         self.env = env
+        self.roles: frozenset[WorkerRole] | None = None  # None: every role
         self.web_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
 
+    def with_roles(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
+        """This worker, with the agents of ``roles`` only (before it starts)."""
+        self.roles = frozenset(roles)
+        return self
+
+    def beside(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
+        """A second worker on this one's topics, with the agents of ``roles`` only; this one
+        should run the other roles (``with_roles``)."""
+        other = copy.copy(self)
+        other.roles = frozenset(roles)
+        other.web_port = free_port()
+        other.process = None
+        other.runs = 0
+        return other
+
+    @property
+    def label(self) -> str:
+        """The app id, and the roles of a worker that does not run them all."""
+        return "-".join((self.app_id, *sorted(self.roles or ())))
+
     @property
     def log_path(self) -> Path:
-        return self.folder / f"{self.app_id}-{self.runs}.log"
+        return self.folder / f"{self.label}-{self.runs}.log"
 
     @property
     def metrics_url(self) -> str:
@@ -103,12 +131,13 @@ class IsolatedWorker:
     def start(self, fresh_data: bool = False) -> None:
         """Start the worker; ``fresh_data``: with an empty data folder (tables from changelogs)."""
         self.runs += 1
-        data = self.folder / f"{self.app_id}-data-{self.runs if fresh_data else 1}"
+        data = self.folder / f"{self.label}-data-{self.runs if fresh_data else 1}"
         env = {
             "SHOPSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
             "SHOPSTREAM_WORKER_APP_ID": self.app_id,
             "SHOPSTREAM_WORKER_DATA_DIR": str(data),
             "SHOPSTREAM_PORTS__WORKER_WEB": str(self.web_port),
+            **({"SHOPSTREAM_WORKER_ROLES": json.dumps(sorted(self.roles))} if self.roles else {}),
             **self.env,
         }
         self.process = _spawn(["streams", "--quiet", "worker"], env, self.log_path)

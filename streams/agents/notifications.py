@@ -24,8 +24,8 @@ from shopstream.aws import aws_client
 from shopstream.logs import get_logger
 from streams.adapters.notification_publisher import publish
 from streams.adapters.notification_topology import ensure_topic
+from streams.agents.database import database
 from streams.agents.processing import Outcome, consume
-from streams.agents.projections import database
 from streams.app import app, channels, settings
 from streams.contract import AnyEvent
 from streams.domain.notifications import (

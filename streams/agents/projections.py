@@ -15,7 +15,6 @@ after the batch is written, so a crash replays the batch rather than losing it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar, cast
 
@@ -24,13 +23,13 @@ import faust
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from streams.agents.database import database
 from streams.app import app, channels, settings
 from streams.contract import ContractError, decode
 from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
 from streams.projections.history import ensure_history_table, history_client, record_events
 from streams.projections.order_status import project_orders
-from streams.projections.schema import migrate
 from streams.projections.stock import project_stocks
 from streams.topics import (
     INVENTORY_EVENTS,
@@ -47,8 +46,6 @@ from streams.topics import (
 _transient = retry_if_exception_type(
     (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError)
 )
-_pool: asyncpg.Pool | None = None
-_pool_lock = asyncio.Lock()
 Snapshot = TypeVar("Snapshot", bound=BaseModel)
 
 
@@ -56,19 +53,6 @@ def _retrying() -> AsyncRetrying:
     return AsyncRetrying(
         retry=_transient, wait=wait_exponential(multiplier=0.2, max=10), reraise=True
     )
-
-
-async def database() -> asyncpg.Pool:
-    """The projections' one pool, opened (and the schema migrated) by whoever needs it first."""
-    global _pool
-    async with _pool_lock:
-        if _pool is None:
-            pool = await asyncpg.create_pool(
-                settings.database_url.get_secret_value(), min_size=1, max_size=4
-            )
-            await migrate(pool)
-            _pool = pool
-    return _pool
 
 
 def _batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:

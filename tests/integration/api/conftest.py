@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from shopstream.settings import REPO_ROOT, Settings
-from stack.apps import CarrierSimulator, Worker
+from stack.apps import CarrierSimulator, Projector, Worker
 from streams.testing import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -91,12 +91,14 @@ def gateway(
 
 @pytest.fixture(scope="session")
 def worker(stack_settings: Settings) -> None:
-    """The stack's stream worker and the carrier simulator at the other end of its AMQP link,
+    """The stack's stream workers (the saga's, and the projector that keeps the read models
+    the gateway reads) and the carrier simulator at the other end of the saga's AMQP link,
     which order tests need (up to delivery), started unless they run already."""
-    if Worker(stack_settings).is_running() and CarrierSimulator(stack_settings).is_running():
+    parts = (Worker, Projector, CarrierSimulator)
+    if all(part(stack_settings).is_running() for part in parts):
         return
     subprocess.run(
-        [str(REPO_ROOT / ".venv" / "bin" / "shopstream"), "stack", "up", "worker", "carrier"],
+        [str(REPO_ROOT / ".venv" / "bin" / "shopstream"), "stack", "up", *(p.name for p in parts)],
         check=True,
         capture_output=True,
         timeout=180,

@@ -235,6 +235,16 @@ class Saga:
 
 @asynccontextmanager
 async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
+    """One worker with every agent, and the carrier simulator."""
+    async with running_saga_in(settings, tmp_path, overrides, projections_apart=False) as saga:
+        yield saga
+
+
+@asynccontextmanager
+async def running_saga_in(
+    settings: Settings, tmp_path: Path, overrides: dict[str, str], *, projections_apart: bool
+) -> AsyncIterator[Saga]:
+    """``projections_apart``: the projections in a worker of their own, as the stack runs them."""
     # A short backoff and reply timeout: the carrier simulator fails on purpose in some journeys
     # (and loses replies in others); deliveries are reported soon after dispatch.
     timing = {
@@ -244,15 +254,22 @@ async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> 
         "SHOPSTREAM_CARRIER_DELIVERY_DELAY_S": "0.3",
     }
     worker = IsolatedWorker(settings, tmp_path, "saga-test", **(timing | overrides))
+    projections = None
+    if projections_apart:
+        projections = worker.with_roles(["saga", "notifications"]).beside(["projections"])
     carrier = IsolatedCarrier(worker, **(timing | overrides))
     publisher = EventPublisher(worker.settings)
     await publisher.start()  # declares this run's topics
     worker.start()
+    if projections is not None:
+        projections.start()
     carrier.start()
     observer = Observer(worker)
     watching: asyncio.Task[None] | None = None
     try:
         await worker.wait_web()
+        if projections is not None:
+            await projections.wait_web()
         await carrier.wait_ready()
         watching = asyncio.create_task(observer.run())
         saga = Saga(worker, observer, publisher, carrier)
@@ -264,6 +281,8 @@ async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> 
             watching.cancel()
         await publisher.stop()
         worker.stop()
+        if projections is not None:
+            projections.stop()
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()

@@ -1,18 +1,37 @@
-"""The worker's own parts of Faust: its flow control, and its producer buffer."""
+"""The worker's app: its consumer group, its flow control and its producer buffer."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import cast
+from typing import cast, get_args
 
 import pytest
 from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import FutureMessage
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from streams.app import DrainingProducerBuffer, FlowControl, app
+from shopstream.settings import Settings, WorkerRole
+from streams.agents import MODULES
+from streams.app import DrainingProducerBuffer, FlowControl, app, consumer_group
+
+
+def test_a_worker_that_runs_the_saga_is_in_the_sagas_group_whatever_else_it_runs() -> None:
+    every_role = Settings(worker_app_id="shop")
+    saga_alone = Settings(worker_app_id="shop", worker_roles=frozenset({"saga"}))
+
+    assert consumer_group(every_role) == consumer_group(saga_alone) == "shop"
+
+
+def test_a_worker_without_the_saga_is_a_group_of_its_own_named_after_its_roles() -> None:
+    projector = Settings(worker_app_id="shop", worker_roles=frozenset({"projections"}))
+
+    assert consumer_group(projector) == "shop-projections"
+
+
+def test_every_worker_role_has_its_agents() -> None:
+    assert set(MODULES) == set(get_args(WorkerRole))
 
 
 def queue_of(flow: FlowControlEvent, *records: str) -> FlowControlQueue[str]:

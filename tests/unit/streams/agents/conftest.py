@@ -12,10 +12,12 @@ import pytest
 from faust.types.agents import AgentTestWrapperT
 from yarl import URL
 
-import streams.agents  # noqa: F401 - registers the agents and their tables with the app
+from streams.agents import MODULES, register
 from streams.app import app, channels
 from streams.contract import AnyEvent, decode, encode
 from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTERS, TOPICS, TopicSpec
+
+register(MODULES)  # every agent and its table, as in a worker of every role
 
 
 class Sent:

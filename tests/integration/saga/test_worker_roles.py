@@ -1,0 +1,81 @@
+"""The saga and its read models in two workers, as the local stack runs them: the projections
+in a worker (and consumer group) of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shopstream.settings import Settings
+from streams.contract import OrderStatus
+from streams.projections.history import order_timeline
+from streams.projections.order_status import get_order
+from streams.projections.stock import get_stock_levels
+from streams.publisher import layout
+from streams.topics import ORDERS_STATE, PAYMENTS_COMMANDS
+from tests.integration.saga.conftest import running_saga_in
+
+
+async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_saga(
+    stack_settings: Settings, tmp_path: Path, sku: str
+) -> None:
+    async with running_saga_in(stack_settings, tmp_path, {}, projections_apart=True) as saga:
+        await saga.stock_up(sku, 5)
+        order = await saga.place([(sku, 2)])
+        await saga.reaches(order.order_id, "delivered")
+
+        pool = await asyncpg.create_pool(
+            stack_settings.database_url.get_secret_value(), min_size=1, max_size=1
+        )
+        try:
+            for _ in range(200):
+                detail = await get_order(pool, order.order_id)
+                levels = await get_stock_levels(pool, [sku])
+                if (
+                    detail is not None
+                    and detail.status is OrderStatus.DELIVERED
+                    and sku in levels
+                    and (levels[sku].on_hand, levels[sku].reserved) == (3, 0)
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"read models never caught up: {detail}, {levels}")
+        finally:
+            await pool.close()
+
+        for _ in range(200):  # the history writes in batches of its own
+            timeline = await order_timeline(saga.worker.settings, order.order_id)
+            kinds = [entry.type for entry in timeline]
+            if "ShipmentDelivered" in kinds:
+                break
+            await asyncio.sleep(0.1)
+        assert kinds[0] == "OrderPlaced" and "ShipmentDelivered" in kinds, kinds
+
+        # The state snapshots were read by the projections' group, not by the saga's (each
+        # group commits what it read every few seconds).
+        topics = layout(saga.worker.settings)
+        snapshots, commands = topics.spec(ORDERS_STATE).name, topics.spec(PAYMENTS_COMMANDS).name
+        saga_group, projections_group = saga.worker.app_id, f"{saga.worker.app_id}-projections"
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            for _ in range(100):
+                saga_read = await _committed_topics(admin, saga_group)
+                projections_read = await _committed_topics(admin, projections_group)
+                if commands in saga_read and snapshots in projections_read:
+                    break
+                await asyncio.sleep(0.3)
+            else:
+                raise AssertionError(f"not committed: {saga_read}, {projections_read}")
+            assert snapshots not in saga_read
+            assert commands not in projections_read
+        finally:
+            await admin.close()
+
+
+async def _committed_topics(admin: AIOKafkaAdminClient, group: str) -> set[str]:
+    return {tp.topic for tp in await admin.list_consumer_group_offsets(group)}
