@@ -81,11 +81,7 @@ async def _wait_answering(
 
 class IsolatedWorker:
     def __init__(
-        self,
-        settings: Settings,
-        folder: Path,
-        name: str = "isolated",
-        **env: str,
+        self, settings: Settings, folder: Path, name: str = "isolated", **env: str
     ) -> None:
         run = uuid.uuid4().hex[:8]
         self.app_id = f"{name}-{run}"
