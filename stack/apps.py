@@ -108,12 +108,11 @@ class Worker(Application):
         return {"SHOPSTREAM_WORKER_ROLES": '["saga", "notifications"]'}
 
 
-class Projector(Application):
+class Projector(Worker):
     """The stream worker of the read models: a process of its own, so that the saga's agents
     never wait behind a projection batch."""
 
     name = "projector"
-    module = ("streams", "--quiet", "worker")
     port_name = "projector web"
 
     @property

@@ -8,18 +8,16 @@ fresh namespace and leaves it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -33,7 +31,6 @@ from stack.process import port_is_free
 # that triggers it gets this long.
 BUILD_TIMEOUT_S = 40 * 60
 DRIFT_INTERVAL_S = 2.0
-T = TypeVar("T")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -234,20 +231,3 @@ def _free_port() -> int:
         if port_is_free(port):
             return port
     raise RuntimeError("no free port in 26700-26799 for the operator's metrics")
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]],
-    what: str,
-    timeout_s: float = 30.0,
-    explain: Callable[[], str] = lambda: "",
-) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{explain()}")
-        await asyncio.sleep(0.2)

@@ -16,12 +16,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shopstream.aws import aws_client
 from shopstream.settings import Settings
-from tests.integration.operators.conftest import (
-    DRIFT_INTERVAL_S,
-    Namespace,
-    Operator,
-    eventually,
-)
+from tests.integration.operators.conftest import DRIFT_INTERVAL_S, Namespace, Operator
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.stack
 

@@ -12,6 +12,7 @@ from streams.contract import PaymentSucceeded, ShipmentDispatched, StockReserved
 from streams.projections.history import order_timeline
 from streams.publisher import layout
 from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTERS, ORDERS_EVENTS
+from tests.integration.polling import eventually
 from tests.integration.saga.conftest import Saga
 
 PAID_OR_LATER = {"paid", "shipped", "delivered"}
@@ -128,13 +129,12 @@ def _history_event_ids(saga: Saga, order_id: str) -> set[UUID]:
 async def _history_complete(saga: Saga, order_id: str, timeout_s: float = 60) -> None:
     """The DynamoDB history is a projection: wait until it holds every event of the order seen
     so far."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+
+    async def complete() -> bool:
         recorded = {entry.event_id for entry in await order_timeline(saga.settings, order_id)}
-        if recorded >= _history_event_ids(saga, order_id):
-            return
-        assert asyncio.get_running_loop().time() < deadline, "history incomplete"
-        await asyncio.sleep(0.3)
+        return recorded >= _history_event_ids(saga, order_id)
+
+    await eventually(complete, "the history holding every event of the order", timeout_s)
 
 
 async def test_a_record_that_breaks_the_contract_is_dead_lettered_and_the_agent_goes_on(

@@ -3,7 +3,6 @@ in a worker (and consumer group) of their own."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +15,7 @@ from streams.projections.order_status import get_order
 from streams.projections.stock import get_stock_levels
 from streams.publisher import layout
 from streams.topics import ORDERS_STATE, PAYMENTS_COMMANDS
+from tests.integration.polling import eventually
 from tests.integration.saga.conftest import running_saga_in
 
 
@@ -31,28 +31,27 @@ async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_sa
             stack_settings.database_url.get_secret_value(), min_size=1, max_size=1
         )
         try:
-            for _ in range(200):
+
+            async def read_models_settled() -> bool:
                 detail = await get_order(pool, order.order_id)
                 levels = await get_stock_levels(pool, [sku])
-                if (
+                return (
                     detail is not None
                     and detail.status is OrderStatus.DELIVERED
                     and sku in levels
                     and (levels[sku].on_hand, levels[sku].reserved) == (3, 0)
-                ):
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError(f"read models never caught up: {detail}, {levels}")
+                )
+
+            await eventually(read_models_settled, "the order and its stock in PostgreSQL")
         finally:
             await pool.close()
 
-        for _ in range(200):  # the history writes in batches of its own
+        async def history_delivered() -> list[str] | None:  # the history writes in batches
             timeline = await order_timeline(saga.worker.settings, order.order_id)
             kinds = [entry.type for entry in timeline]
-            if "ShipmentDelivered" in kinds:
-                break
-            await asyncio.sleep(0.1)
+            return kinds if "ShipmentDelivered" in kinds else None
+
+        kinds = await eventually(history_delivered, "ShipmentDelivered in the history")
         assert kinds[0] == "OrderPlaced" and "ShipmentDelivered" in kinds, kinds
 
         # The state snapshots were read by the projections' group, not by the saga's (each
@@ -63,14 +62,17 @@ async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_sa
         admin = AIOKafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_servers)
         await admin.start()
         try:
-            for _ in range(100):
+
+            async def both_committed() -> tuple[set[str], set[str]] | None:
                 saga_read = await _committed_topics(admin, saga_group)
                 projections_read = await _committed_topics(admin, projections_group)
                 if commands in saga_read and snapshots in projections_read:
-                    break
-                await asyncio.sleep(0.3)
-            else:
-                raise AssertionError(f"not committed: {saga_read}, {projections_read}")
+                    return saga_read, projections_read
+                return None
+
+            saga_read, projections_read = await eventually(
+                both_committed, "both groups' offsets committed"
+            )
             assert snapshots not in saga_read
             assert commands not in projections_read
         finally:

@@ -15,7 +15,7 @@ from shopstream.dead_letters.amqp import AmqpDeadLetters
 from shopstream.settings import Settings
 from streams.adapters import carrier_link
 from streams.adapters.carrier_link import QueueConsumer, Undeliverable
-from tests.integration.shopstream.dead_letters.conftest import eventually
+from tests.integration.polling import eventually
 
 
 @dataclass
@@ -58,7 +58,7 @@ async def _holds(dead_letters: AmqpDeadLetters, count: int) -> None:
     async def check() -> bool:
         return (await dead_letters.summary()).count == count
 
-    await eventually(check, f"{dead_letters.name} holding {count}")
+    await eventually(check, f"{dead_letters.name} holding {count}", timeout_s=60)
 
 
 async def test_a_refused_message_is_listed_with_its_reason_and_redriven_to_be_handled_once(
@@ -84,7 +84,7 @@ async def test_a_refused_message_is_listed_with_its_reason_and_redriven_to_be_ha
     async def handled() -> bool:
         return handler.handled == [b"poison"]
 
-    await eventually(handled, "the redriven message handled")
+    await eventually(handled, "the redriven message handled", timeout_s=60)
     await _holds(dead_letters, 0)
 
 

@@ -12,8 +12,8 @@ from shopstream.settings import Settings
 from streams.contract import OrderCancelled, OrderStatus, OrderStatusChanged
 from streams.publisher import layout
 from streams.topics import ORDERS_EVENTS
+from tests.integration.polling import eventually
 from tests.integration.saga.conftest import Saga, running_saga
-from tests.integration.shopstream.dead_letters.conftest import eventually
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ async def _holds(dead_letters: KafkaDeadLetters, count: int) -> None:
     async def check() -> bool:
         return (await dead_letters.summary()).count == count
 
-    await eventually(check, f"{dead_letters.name} holding {count}")
+    await eventually(check, f"{dead_letters.name} holding {count}", timeout_s=60)
 
 
 async def test_a_record_dead_lettered_is_listed_with_its_reason_and_redriven_to_apply_once(

@@ -15,7 +15,7 @@ from shopstream.dead_letters import commands
 from shopstream.dead_letters.sqs import SqsDeadLetters, discover
 from shopstream.dead_letters.watch import count_once
 from shopstream.settings import Settings
-from tests.integration.shopstream.dead_letters.conftest import eventually
+from tests.integration.polling import eventually
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ async def _poison(queues: Queues, body: str) -> None:
         )
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"]) == 1
 
-    await eventually(moved, "the poison message dead-lettered")
+    await eventually(moved, "the poison message dead-lettered", timeout_s=60)
 
 
 async def test_a_poison_message_is_listed_with_its_reason_and_redriven_to_be_processed_once(
