@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,9 +71,24 @@ class Settings(BaseSettings):
     # saga never waits behind a projection batch. A JSON list in the environment, e.g.
     # SHOPSTREAM_WORKER_ROLES='["projections"]'. Give each role to one group of workers only.
     worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications", "projections"})
+
+    @field_validator("worker_roles")
+    @classmethod
+    def _notifications_beside_the_saga(cls, roles: frozenset[WorkerRole]) -> frozenset[WorkerRole]:
+        if "notifications" in roles and "saga" not in roles:
+            # The notification agent reads the order from the saga's table, on its worker.
+            raise ValueError("the notifications role runs only beside the saga role")
+        return roles
+
     # A worker that dies without leaving its group holds its partitions this long: the time
     # to fail over. Heartbeats go every third of it.
     worker_session_timeout_s: float = 10.0
+    # An agent applies at most this many records per batch: its outputs are awaited once per
+    # batch, its rows stored after them (streams.agents.processing).
+    agent_batch_size: int = 500
+    # How long a fetch waits at the broker for records to arrive. Faust's 1.5 s held records
+    # of partitions with data back while a fetch for quiet ones was pending.
+    worker_fetch_max_wait_s: float = 0.01
 
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
@@ -95,6 +110,9 @@ class Settings(BaseSettings):
     payment_function_name: str = "shopstream-payment"
     payment_timeout_s: float = 10.0
     payment_max_attempts: int = 4  # processing errors are retried with backoff, this often
+    # Calls of the payment function under way at once in one worker (the local invoker's
+    # threads; Lambda's reserved concurrency plays this part in AWS).
+    payment_function_concurrency: int = 16
     stripe_api_key: SecretStr | None = None
     # An unreachable payment function leaves the outcome unknown: ask again this long, then
     # dead-letter the request for an operator (never report a failure that is not known).
@@ -199,8 +217,6 @@ class Settings(BaseSettings):
     notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
     notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
-    # How long the agent waits for the order's read model to catch up before dead-lettering.
-    notification_read_model_wait_s: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 26025
     smtp_username: str | None = None

@@ -98,6 +98,25 @@ class IdempotentProducer(aiokafka_driver.Producer):
         return {**super()._settings_extra(), "enable_idempotence": True}
 
 
+class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the broker's fetch wait from the settings.
+
+    Faust fixes it at 1.5 s. aiokafka keeps one fetch request in flight per broker, for the
+    partitions that have no records buffered: while it waits for quiet partitions, a partition
+    whose records were just handed out cannot be fetched again, so a busy agent's next batch
+    waited up to 1.5 s behind its quiet neighbours."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = round(settings.worker_fetch_max_wait_s * 1000)
+        return consumer
+
+
+class Consumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
 class Worker(faust.Worker):
     """Faust's worker without its terminal progress spinner. To feed the spinner, Faust sets
     the root logger to DEBUG and filters at the handler instead, so every library's debug
@@ -144,8 +163,9 @@ def create_app(settings: Settings) -> faust.App:
         Worker=Worker,
     )
 
-    # On this app's transport only: the instance attribute shadows the driver's class default.
+    # On this app's transport only: the instance attributes shadow the driver's class defaults.
     app.transport.Producer = IdempotentProducer  # type: ignore[misc]
+    app.transport.Consumer = Consumer  # type: ignore[misc]
 
     @app.page("/metrics")
     async def metrics(view: View, request: Request) -> Response:

@@ -7,8 +7,8 @@ Agents name topics by their contract spec; the layout gives their deployed names
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
 
 import faust
 
@@ -22,6 +22,16 @@ from streams.topics import (
     TopicSpec,
     topic_for,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A table row published for the read models, beside the events of the same decision."""
+
+    topic: TopicSpec
+    key: bytes
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class Channels:
@@ -50,21 +60,36 @@ class Channels:
     def topic(self, topic: TopicSpec) -> faust.TopicT:
         return self._topics[topic.name]
 
-    async def publish(self, events: Iterable[EventBase]) -> None:
-        """Send every event to its topic and wait until Kafka has acknowledged them all."""
-        pending = [
+    async def send(self, events: Iterable[EventBase]) -> list[Awaitable[object]]:
+        """Hand every event to the producer; the deliveries, to await (once, for a batch)."""
+        return [
             await self._topics[topic_for(event).name].send(
                 key=event.key.encode(), value=encode(event), force=True
             )
             for event in events
         ]
-        if pending:
-            await asyncio.gather(*pending)
 
-    async def dead_letter(self, message: faust.types.Message, reason: str) -> None:
-        """The record as it came (key, value), with why and where it came from."""
+    async def send_snapshots(self, snapshots: Iterable[Snapshot]) -> list[Awaitable[object]]:
+        """Hand every snapshot to the producer; the deliveries, to await."""
+        return [
+            await self._topics[snapshot.topic.name].send(
+                key=snapshot.key, value=snapshot.value, headers=list(snapshot.headers), force=True
+            )
+            for snapshot in snapshots
+        ]
+
+    async def publish(self, events: Iterable[EventBase]) -> None:
+        """Send every event to its topic and wait until Kafka has acknowledged them all."""
+        for delivery in await self.send(events):
+            await delivery
+
+    async def send_dead_letter(
+        self, message: faust.types.Message, reason: str
+    ) -> Awaitable[object]:
+        """The record as it came (key, value), with why and where it came from; the
+        delivery, to await."""
         source = f"{message.topic}/{message.partition}/{message.offset}"
-        delivered = await self._topics[DEAD_LETTERS.name].send(
+        return await self._topics[DEAD_LETTERS.name].send(
             key=message.key,
             value=message.value,
             headers=[
@@ -73,4 +98,7 @@ class Channels:
             ],
             force=True,
         )
-        await delivered
+
+    async def dead_letter(self, message: faust.types.Message, reason: str) -> None:
+        """Dead-letter the record and wait until Kafka has it."""
+        await (await self.send_dead_letter(message, reason))

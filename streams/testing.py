@@ -95,6 +95,7 @@ class IsolatedWorker:
         self.web_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
+        self.replica_no = 0  # 0: the first worker of its roles
 
     def with_roles(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
         """This worker, with the agents of ``roles`` only (before it starts)."""
@@ -111,10 +112,19 @@ class IsolatedWorker:
         other.runs = 0
         return other
 
+    def replica(self, number: int) -> IsolatedWorker:
+        """Another worker of this one's roles in its consumer group: it takes a share of the
+        partitions (with a data folder and web port of its own)."""
+        other = self.beside(self.roles or ())
+        other.roles = self.roles
+        other.replica_no = number
+        return other
+
     @property
     def label(self) -> str:
-        """The app id, and the roles of a worker that does not run them all."""
-        return "-".join((self.app_id, *sorted(self.roles or ())))
+        """The app id, the roles of a worker that does not run them all, and which replica."""
+        replica = (f"r{self.replica_no}",) if self.replica_no else ()
+        return "-".join((self.app_id, *sorted(self.roles or ()), *replica))
 
     @property
     def log_path(self) -> Path:

@@ -11,8 +11,9 @@ from datetime import datetime
 
 import faust
 
-from streams.agents.processing import Outcome, applied
+from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, table
+from streams.channels import Snapshot
 from streams.contract import (
     AdjustStock,
     AnyEvent,
@@ -24,10 +25,11 @@ from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
 from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
 
 stock_table = table("stock")
+stocks = StagedTable(stock_table)
 
 
 def load(sku: str) -> Stock:
-    raw = stock_table.get(sku.encode())
+    raw = stocks.get(sku.encode())
     return Stock(sku=sku) if raw is None else Stock.model_validate_json(raw)
 
 
@@ -40,19 +42,13 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         return Outcome(refused=refusal.reason)
     if answer is None:
         return Outcome(duplicate=True)
-    row = stock.model_dump_json().encode()
-
-    def store() -> None:
-        stock_table[stock.sku.encode()] = row
-
-    # The snapshot goes out with the answer: the stock read model is built from it.
-    snapshot_sent = await channels.topic(INVENTORY_STOCK).send(
-        key=stock.sku.encode(), value=row, force=True
-    )
-    return Outcome(events=[answer], store=store, pending=[snapshot_sent])
+    key, row = stock.sku.encode(), stock.model_dump_json().encode()
+    stocks.stage(key, row)
+    # The row goes out with the answer: the stock read model is built from it.
+    return Outcome(events=[answer], snapshots=[Snapshot(INVENTORY_STOCK, key, row)])
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")
 async def inventory_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("inventory", stream.events(), channels, apply):
+    async for result in applied("inventory", stream, channels, apply, [stocks]):
         yield result
