@@ -126,22 +126,25 @@ async def until_idle(workers: list[IsolatedWorker]) -> float:
 
 async def records_written(settings: Settings, app_id: str) -> int:
     """Every record on the worker's topics and its tables' changelogs so far."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
         ours = [
             name
-            for name in await consumer.topics()
+            for name in await admin.list_topics()
             if name.startswith((settings.topic_prefix, f"{app_id}-"))
         ]
         partitions = [
-            TopicPartition(name, partition)
-            for name in ours
-            for partition in consumer.partitions_for_topic(name) or ()
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in await admin.describe_topics(ours)
+            for partition in topic["partitions"]
         ]
         return sum((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()
+        await admin.close()
 
 
 async def records_read(settings: Settings, groups: list[str]) -> int:

@@ -14,10 +14,17 @@ from streams.contract import (
     StockRejected,
     StockReleased,
     StockReserved,
+    encode,
 )
 from streams.domain.inventory import Stock
 from streams.topics import INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, INVENTORY_STOCK
-from tests.unit.streams.agents.conftest import Sent, put, reason_of
+from tests.unit.streams.agents.conftest import (
+    Sent,
+    batch_count,
+    put,
+    reason_of,
+    until_processed,
+)
 
 EXPIRES = datetime.now(UTC) + timedelta(minutes=15)
 
@@ -117,3 +124,35 @@ async def test_bytes_outside_the_contract_are_dead_lettered_unchanged(sent: Sent
     [dead] = sent.dead_letters()
     assert (dead.key, dead.value) == (b"MUG-01", b"not json")
     assert reason_of(dead)
+
+
+async def test_a_batch_is_decided_in_order_against_its_own_rows_and_a_poison_record_is_set_aside(
+    sent: Sent,
+) -> None:
+    records = [
+        encode(AdjustStock(sku="MUG-01", set_to=2)),
+        encode(reserve("ord-1", 1)),
+        b'{"type": "ReserveStock", "sku": "MUG-01"',  # cut short: not JSON
+        encode(reserve("ord-2", 1)),
+        encode(reserve("ord-3", 1)),
+    ]
+    batches_before = batch_count("inventory")
+    async with inventory_agent.test_context() as agent:
+        # Queued before the agent runs: it takes them as one batch.
+        for record in records:
+            await agent.put(record, key=b"MUG-01", wait=False)
+        await until_processed(agent, len(records))
+        results = [agent.results[offset] for offset in range(len(records))]
+
+    assert results == ["applied", "applied", "dead_lettered", "applied", "applied"]
+    assert batch_count("inventory") == batches_before + 1
+    # ord-2 took the last unit the batch's own row had left, so ord-3 found none.
+    answers = [(event.type, event.key) for event in sent.events(INVENTORY_EVENTS)]
+    assert answers == [
+        ("StockReserved", "ord-1"),
+        ("StockReserved", "ord-2"),
+        ("StockRejected", "ord-3"),
+    ]
+    [poison] = sent.dead_letters()
+    assert poison.value == records[2] and "not JSON" in reason_of(poison)
+    assert load("MUG-01").available == 0
