@@ -170,7 +170,7 @@ async def signed_in(rest: httpx.AsyncClient, email: str) -> Account:
 async def another_customer(rest: httpx.AsyncClient) -> Account:
     email = f"other-{uuid.uuid4().hex[:10]}@example.com"
     made = await rest.post("/users", json={"email": email, "password": PASSWORD, "name": "O"})
-    assert made.status_code == 201, made.text
+    assert made.status_code == 202, made.text
     return await signed_in(rest, email)
 
 

@@ -142,7 +142,7 @@ async def register(client: httpx.AsyncClient, name: str = "Customer") -> Person:
     response = await client.post(
         "/users", json={"email": email, "password": PASSWORD, "name": name}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     return await sign_in(client, email)
 
 
