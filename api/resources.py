@@ -63,15 +63,26 @@ class Resources:
 
 
 def check_secret(settings: Settings) -> None:
+    """Refuse a signing key that anyone could know or guess; the message says what to do."""
     secret = settings.jwt_secret.get_secret_value()
     if settings.environment != "local" and secret.startswith(_LOCAL_SECRET_PREFIX):
+        # Fail closed: an unset environment is not assumed to be a developer's machine.
+        where = (
+            f"environment {settings.environment!r}"
+            if settings.environment
+            else "an unset environment (SHOPSTREAM_ENVIRONMENT)"
+        )
         raise RuntimeError(
-            f"SHOPSTREAM_JWT_SECRET is the local default in environment "
-            f"{settings.environment!r}; set a random secret of at least 32 bytes"
+            f"SHOPSTREAM_JWT_SECRET is the committed local default in {where}; set "
+            "SHOPSTREAM_JWT_SECRET to a random secret of at least 32 bytes (e.g. `openssl "
+            "rand -base64 48`), or SHOPSTREAM_ENVIRONMENT=local on a developer's machine"
         )
     if len(secret.encode()) < 32:
         # RFC 7518 3.2: an HS256 key is at least as long as the hash output.
-        raise RuntimeError("SHOPSTREAM_JWT_SECRET must be at least 32 bytes long")
+        raise RuntimeError(
+            f"SHOPSTREAM_JWT_SECRET is {len(secret.encode())} bytes long; it must be at least "
+            "32 bytes (e.g. `openssl rand -base64 48`)"
+        )
 
 
 @asynccontextmanager

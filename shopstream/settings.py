@@ -47,7 +47,10 @@ class Settings(BaseSettings):
         env_prefix="SHOPSTREAM_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
-    environment: str = "local"
+    # Where this process runs ("local", "staging", "production", ...). Unset means unknown, and
+    # the gateway then fails closed: it refuses the local default signing key. The local stack
+    # and the tests set "local" (stack.environment).
+    environment: str | None = None
     log_level: str = "INFO"
 
     # Where the local stack keeps its data (ignored by git) and its one-time downloads/builds.
