@@ -111,11 +111,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             aws_client(settings, "dynamodb", _DYNAMODB_CONFIG)
         )
         sessions = limiter = hasher = idempotency = None
+        if routers & {"users", "orders"}:
+            # Sign-in and registration; cancellations, payment retries and address changes.
+            await ensure_table(dynamodb, settings.rate_limit_table)
+            limiter = RateLimiter(dynamodb, settings.rate_limit_table, settings.rate_limit_window_s)
         if "users" in routers:
             await ensure_table(dynamodb, settings.sessions_table)
-            await ensure_table(dynamodb, settings.rate_limit_table)
             sessions = Sessions(dynamodb, settings)
-            limiter = RateLimiter(dynamodb, settings.rate_limit_table, settings.rate_limit_window_s)
             hasher = PasswordHasher(settings)
         if "orders" in routers:
             await ensure_table(dynamodb, settings.idempotency_table)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -146,8 +146,21 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     rate_limit_table: str = "shopstream-rate-limits"
     rate_limit_window_s: int = 60
-    login_attempts_per_window: int = 10  # per client address and email
+    login_attempts_per_window: int = 10  # per client address and email: guessing one password
+    # Per client address, whatever the email: spraying one password over many accounts. Also
+    # what keeps one client from holding the password hasher's few slots (a hash costs tens of
+    # milliseconds; this many per window is a small share of one process's hashing).
+    login_attempts_per_address_per_window: int = 30
     registrations_per_window: int = 20  # per client address
+    password_changes_per_window: int = 5  # per user
+    # Per user: requests to the saga about one's orders (each is an event and a read).
+    order_cancellations_per_window: int = 10
+    payment_retries_per_window: int = 10
+    address_changes_per_window: int = 10
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client: the load
+    # balancer in front of the gateways. Nobody else's is believed (api.clients). A JSON list
+    # in the environment, e.g. SHOPSTREAM_TRUSTED_PROXIES='["10.0.0.0/8"]'.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     product_images_bucket: str = "shopstream-product-images"
     # Public base of image URLs (a CDN, say); unset: the bucket's own endpoint.
     product_images_base_url: str | None = None

@@ -76,8 +76,10 @@ async def login(
     settings: SettingsDep,
     address: ClientAddress,
 ) -> TokenPair:
-    # Per address and email: one client guessing one account's password is slowed down,
-    # without locking the account's owner out from elsewhere.
+    # Per address: one client spraying a password over many accounts. Per address and email:
+    # one client guessing one account's password, without locking the account's owner out
+    # from elsewhere. Both before the hash, so refused attempts cost no hasher slot.
+    await limiter.hit("login-address", address, settings.login_attempts_per_address_per_window)
     await limiter.hit("login", f"{address}|{body.email}", settings.login_attempts_per_window)
     account = await users.authenticate(pool, hasher, body.email, body.password)
     return await users.start_session(account, tokens, sessions)
@@ -115,7 +117,7 @@ async def me(user: CurrentUser, pool: PoolDep) -> UserPublic:
 @router.post(
     "/users/me/password",
     summary="Change the password; other sessions end, this one gets new tokens",
-    responses=problems(401, 404, 413, 503),
+    responses=problems(401, 404, 413, 429, 503),
 )
 async def change_password(
     body: PasswordChange,
@@ -124,7 +126,11 @@ async def change_password(
     hasher: HasherDep,
     tokens: TokensDep,
     sessions: SessionsDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> TokenPair:
+    # A stolen access token must not become unlimited guessing of the current password.
+    await limiter.hit("password-change", user.user_id, settings.password_changes_per_window)
     account = await users.change_password(
         pool, hasher, user.user_id, body.current_password, body.new_password
     )

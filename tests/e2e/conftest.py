@@ -32,6 +32,7 @@ from streams.publisher import ensure_topics
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
+    UNLIMITED,
     GatewayProcess,
     create_admin,
     eventually,
@@ -103,7 +104,7 @@ async def system(
             {
                 "SHOPSTREAM_TOPIC_PREFIX": worker.settings.topic_prefix,
                 "SHOPSTREAM_WORKER_APP_ID": worker.app_id,
-                "SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000",
+                **UNLIMITED,
             },
         )
         yield System(worker, carrier, gateway, worker.settings)
