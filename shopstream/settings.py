@@ -118,6 +118,9 @@ class Settings(BaseSettings):
 
     # Readiness probes give up after this long per dependency.
     health_timeout_s: float = 5.0
+    # The gateway's /readyz answers every caller from one check this long: a burst of probes
+    # (or of anyone calling it) costs one round trip per dependency.
+    readiness_cache_s: float = 2.0
     # How long the stack waits for one part to become healthy before it gives up.
     start_timeout_s: float = 120.0
 
