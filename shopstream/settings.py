@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from re import Pattern
 from typing import Literal
 
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
@@ -266,6 +267,15 @@ class Settings(BaseSettings):
     # How long a stopping gateway lets open requests (live streams above all) finish.
     gateway_shutdown_grace_s: int = 3
     cart_max_lines: int = 50
+
+    # Messaging operator.
+    # What an SnsTopic may subscribe: whoever may create one in a namespace could otherwise
+    # send every message of the topic anywhere. Protocols allowed at all (an SQS queue of the
+    # resource's own namespace, by queueRef, by default), and for a subscription that names its
+    # endpoint (``endpoint``, not ``queueRef``), patterns one of which the whole endpoint must
+    # match, e.g. SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS='["https://hooks[.]example[.]com/.*"]'.
+    operator_sns_protocols: frozenset[str] = frozenset({"sqs"})
+    operator_sns_endpoint_patterns: tuple[Pattern[str], ...] = ()
 
 
 @lru_cache(maxsize=1)
