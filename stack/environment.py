@@ -7,9 +7,9 @@ import os
 from shopstream.settings import Settings
 from stack.moto_part import Moto
 
-# moto accepts any credentials; boto insists on having some.
 # What the stack's processes say they run in: the one place the local signing key is accepted.
 LOCAL_ENVIRONMENT = "local"
+# moto accepts any credentials; boto insists on having some.
 LOCAL_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
