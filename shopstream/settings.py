@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from re import Pattern
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
         env_prefix="SHOPSTREAM_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
-    environment: str = "local"
+    # Where this process runs ("local", "staging", "production", ...). Unset means unknown, and
+    # the gateway then fails closed: it refuses the local default signing key. The local stack
+    # and the tests set "local" (stack.environment).
+    environment: str | None = None
     log_level: str = "INFO"
 
     # Where the local stack keeps its data (ignored by git) and its one-time downloads/builds.
@@ -133,6 +137,9 @@ class Settings(BaseSettings):
 
     # Readiness probes give up after this long per dependency.
     health_timeout_s: float = 5.0
+    # The gateway's /readyz answers every caller from one check this long: a burst of probes
+    # (or of anyone calling it) costs one round trip per dependency.
+    readiness_cache_s: float = 2.0
     # How long the stack waits for one part to become healthy before it gives up.
     start_timeout_s: float = 120.0
 
@@ -161,8 +168,21 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     rate_limit_table: str = "shopstream-rate-limits"
     rate_limit_window_s: int = 60
-    login_attempts_per_window: int = 10  # per client address and email
+    login_attempts_per_window: int = 10  # per client address and email: guessing one password
+    # Per client address, whatever the email: spraying one password over many accounts. Also
+    # what keeps one client from holding the password hasher's few slots (a hash costs tens of
+    # milliseconds; this many per window is a small share of one process's hashing).
+    login_attempts_per_address_per_window: int = 30
     registrations_per_window: int = 20  # per client address
+    password_changes_per_window: int = 5  # per user
+    # Per user: requests to the saga about one's orders (each is an event and a read).
+    order_cancellations_per_window: int = 10
+    payment_retries_per_window: int = 10
+    address_changes_per_window: int = 10
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client: the load
+    # balancer in front of the gateways. Nobody else's is believed (api.clients). A JSON list
+    # in the environment, e.g. SHOPSTREAM_TRUSTED_PROXIES='["10.0.0.0/8"]'.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     product_images_bucket: str = "shopstream-product-images"
     # Public base of image URLs (a CDN, say); unset: the bucket's own endpoint.
     product_images_base_url: str | None = None
@@ -263,6 +283,15 @@ class Settings(BaseSettings):
     # How long a stopping gateway lets open requests (live streams above all) finish.
     gateway_shutdown_grace_s: int = 3
     cart_max_lines: int = 50
+
+    # Messaging operator.
+    # What an SnsTopic may subscribe: whoever may create one in a namespace could otherwise
+    # send every message of the topic anywhere. Protocols allowed at all (an SQS queue of the
+    # resource's own namespace, by queueRef, by default), and for a subscription that names its
+    # endpoint (``endpoint``, not ``queueRef``), patterns one of which the whole endpoint must
+    # match, e.g. SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS='["https://hooks[.]example[.]com/.*"]'.
+    operator_sns_protocols: frozenset[str] = frozenset({"sqs"})
+    operator_sns_endpoint_patterns: tuple[Pattern[str], ...] = ()
 
 
 @lru_cache(maxsize=1)

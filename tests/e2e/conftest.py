@@ -32,6 +32,7 @@ from streams.publisher import ensure_topics
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
+    UNLIMITED,
     GatewayProcess,
     create_admin,
     eventually,
@@ -103,7 +104,7 @@ async def system(
             {
                 "SHOPSTREAM_TOPIC_PREFIX": worker.settings.topic_prefix,
                 "SHOPSTREAM_WORKER_APP_ID": worker.app_id,
-                "SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000",
+                **UNLIMITED,
             },
         )
         yield System(worker, carrier, gateway, worker.settings)
@@ -170,7 +171,7 @@ async def signed_in(rest: httpx.AsyncClient, email: str) -> Account:
 async def another_customer(rest: httpx.AsyncClient) -> Account:
     email = f"other-{uuid.uuid4().hex[:10]}@example.com"
     made = await rest.post("/users", json={"email": email, "password": PASSWORD, "name": "O"})
-    assert made.status_code == 201, made.text
+    assert made.status_code == 202, made.text
     return await signed_in(rest, email)
 
 
