@@ -3,9 +3,10 @@
     .venv/bin/python -m bench.saga [--seconds 60] [--skus 20] [--workers one,two]
 
 Starts the local stack if needed, then for each arrangement of workers a set of its own (own
-topics, consumer group and data): ``one`` worker with every agent; ``two`` such workers in one
-consumer group, sharing the partitions; ``split``, the projections in a worker of their own,
-as the local stack runs them. For each:
+topics, consumer group and data): ``one`` saga worker (the saga's and the notifications'
+agents) beside a projector (the read models), as the local stack runs them; ``two`` saga
+workers in one consumer group, sharing the partitions, beside a projector; ``all``, one worker
+with every agent. For each:
 1. max rate: orders published for ``--seconds`` as fast as the saga pays them (at most
    ``--in-flight`` placed and not yet paid); throughput is the orders that reached PAID over
    the time until the last one did;
@@ -292,15 +293,16 @@ class Phases:
 def arranged(settings: Settings, arrangement: str) -> dict[str, IsolatedWorker]:
     folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
     worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    if arrangement == "all":
+        return {"worker": worker}
+    saga = worker.with_roles(["saga", "notifications"])
+    projector = saga.beside(["projections"])
     match arrangement:
         case "one":
-            return {"worker": worker}
+            return {"worker": saga, "projector": projector}
         case "two":
-            return {"worker": worker, "worker-2": worker.replica(1)}
-        case "split":  # as the local stack runs them: the projections apart
-            saga = worker.with_roles(["saga", "notifications"])
-            return {"worker": saga, "projector": saga.beside(["projections"])}
-    raise ValueError(f"unknown arrangement {arrangement!r}: one, two or split")
+            return {"worker": saga, "worker-2": saga.replica(1), "projector": projector}
+    raise ValueError(f"unknown arrangement {arrangement!r}: one, two or all")
 
 
 async def run_phases(
@@ -386,16 +388,19 @@ async def main(seconds: float, sku_count: int, arrangements: list[str], in_fligh
     )
     raw = await raw_loop(settings, 50_000, sample)
     print(f"raw consume->produce loop: {raw:8.1f} records/s")
+    print("CPU per order: the saga's workers, and the projector's apart")
     print(
-        f"{'workers':<7} {'orders/s':>9} {'p99 half':>9} {'CPU/order':>10} "
+        f"{'workers':<7} {'orders/s':>9} {'p99 half':>9} {'saga CPU':>9} {'projector':>9} "
         f"{'produced':>9} {'consumed':>9} {'records/s':>10} ratio"
     )
     for result in results:
         records = result.max_rate * result.consumed
+        saga_cpu = sum(ms for name, ms in result.cpu_ms.items() if name != "projector")
+        projector = result.cpu_ms.get("projector")
         print(
             f"{result.arrangement:<7} {result.max_rate:9.1f} {result.p99_at_half_ms:7.0f}ms "
-            f"{sum(result.cpu_ms.values()):8.1f}ms {result.produced:9.1f} "
-            f"{result.consumed:9.1f} {records:10.1f} {records / raw:5.3f}"
+            f"{saga_cpu:7.1f}ms {'-' if projector is None else f'{projector:.1f}ms':>9} "
+            f"{result.produced:9.1f} {result.consumed:9.1f} {records:10.1f} {records / raw:5.3f}"
         )
     if len(results) == 2:
         first, second = results
@@ -415,9 +420,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers",
         default="one,two",
-        help="one: every agent in one worker; two: two such workers in one group; split: the "
-        "projections in a worker of their own (as the local stack runs them); one after the "
-        "other, in the order given",
+        help="one: a saga worker beside a projector (as the local stack runs them); two: two "
+        "saga workers in one group beside a projector; all: every agent in one worker; one "
+        "after the other, in the order given",
     )
     parser.add_argument(
         "--in-flight", type=int, default=2000, help="at max rate, orders placed and not yet paid"

@@ -25,12 +25,11 @@ from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
 from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
 
 stock_table = table("stock")
-stocks = StagedTable(stock_table)
+stocks = StagedTable(stock_table, Stock.model_validate_json)
 
 
 def load(sku: str) -> Stock:
-    raw = stocks.get(sku.encode())
-    return Stock(sku=sku) if raw is None else Stock.model_validate_json(raw)
+    return stocks.get(sku.encode()) or Stock(sku=sku)
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -43,7 +42,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if answer is None:
         return Outcome(duplicate=True)
     key, row = stock.sku.encode(), stock.model_dump_json().encode()
-    stocks.stage(key, row)
+    stocks.stage(key, stock, row)
     # The row goes out with the answer: the stock read model is built from it.
     return Outcome(events=[answer], snapshots=[Snapshot(INVENTORY_STOCK, key, row)])
 

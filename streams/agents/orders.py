@@ -34,13 +34,12 @@ policy = SagaPolicy(
     max_shipping_attempts=settings.max_shipping_attempts,
 )
 orders_table = table("orders")
-orders = StagedTable(orders_table)
+orders = StagedTable(orders_table, OrderState.model_validate_json)
 _UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED})
 
 
 def load(order_id: str) -> OrderState | None:
-    raw = orders.get(order_id.encode())
-    return None if raw is None else OrderState.model_validate_json(raw)
+    return orders.get(order_id.encode())
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -52,7 +51,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     state = decision.state
     key = state.order_id.encode()
     row = state.model_dump_json().encode()
-    orders.stage(key, row)
+    orders.stage(key, state, row)
     # The row goes out with the events, and is acknowledged with them: the read models are
     # built from it.
     reason = status_reason(decision.events)

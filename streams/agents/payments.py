@@ -31,7 +31,7 @@ from streams.topics import PAYMENTS_COMMANDS
 
 invoker = payment_invoker(settings)
 payments_table = table("payments")
-answers = StagedTable(payments_table)
+answers: StagedTable[EventBase] = StagedTable(payments_table, decode)
 
 
 async def _answer(
@@ -63,11 +63,11 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         case _:
             return Outcome(refused=f"the payments agent does not consume {event.type}")
     if (answered := answers.get(key.encode())) is not None:
-        return Outcome(events=[decode(answered)], duplicate=True)
+        return Outcome(events=[answered], duplicate=True)
     answer = await _answer(event, key, now)
     if isinstance(answer, str):
         return Outcome(refused=answer)
-    answers.stage(key.encode(), encode(answer))
+    answers.stage(key.encode(), answer, encode(answer))
     return Outcome(events=[answer])
 
 

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeAlias, cast
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import faust
 import structlog
@@ -54,35 +54,43 @@ class Outcome:
 
 
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
+Row = TypeVar("Row")
 
 
-class StagedTable:
+class StagedTable(Generic[Row]):
     """A table as a batch in progress sees it: rows decided in this batch and not stored yet
     shadow the table's own, and reach the table only when ``store`` is called, after the
-    batch's outputs are acknowledged.
+    batch's outputs are acknowledged. A staged row is kept decoded, so a key that comes up
+    again in the batch is not parsed again.
 
     Faust finds a row's partition (its RocksDB instance, its changelog partition) from the
     event being processed, so each row is read and written while the record that keyed it
     is the stream's current event (``in_record``)."""
 
-    def __init__(self, table: faust.types.TableT[bytes, bytes]) -> None:
+    def __init__(
+        self, table: faust.types.TableT[bytes, bytes], parse: Callable[[bytes], Row]
+    ) -> None:
         self.table = table
-        self._staged: dict[bytes, tuple[bytes, faust.EventT[bytes]]] = {}
+        self.parse = parse
+        self._staged: dict[bytes, tuple[Row, bytes, faust.EventT[bytes]]] = {}
 
-    def get(self, key: bytes) -> bytes | None:
-        staged = self._staged.get(key)
-        return staged[0] if staged is not None else self.table.get(key)
+    def get(self, key: bytes) -> Row | None:
+        if (staged := self._staged.get(key)) is not None:
+            return staged[0]
+        raw = self.table.get(key)
+        return None if raw is None else self.parse(raw)
 
-    def stage(self, key: bytes, row: bytes) -> None:
+    def stage(self, key: bytes, row: Row, raw: bytes) -> None:
+        """``row`` for ``key``, and ``raw``, its bytes as the table keeps them."""
         record = faust.current_event()
         if record is None:
             raise RuntimeError("a row can only be staged while a record is being applied")
-        self._staged[key] = (row, record)
+        self._staged[key] = (row, raw, record)
 
     def store(self, stream: faust.StreamT[bytes]) -> None:
-        for key, (row, record) in self._staged.items():
+        for key, (_, raw, record) in self._staged.items():
             in_record(stream, record)
-            self.table[key] = row
+            self.table[key] = raw
         self._staged.clear()
 
     def discard(self) -> None:
@@ -118,7 +126,7 @@ async def applied(
     stream: faust.StreamT[bytes],
     channels: Channels,
     apply: Apply,
-    tables: Sequence[StagedTable] = (),
+    tables: Sequence[StagedTable[Any]] = (),
     *,
     keys_at_once: bool = False,
 ) -> AsyncIterator[str]:
@@ -154,7 +162,7 @@ async def consume(
     stream: faust.StreamT[bytes],
     channels: Channels,
     apply: Apply,
-    tables: Sequence[StagedTable] = (),
+    tables: Sequence[StagedTable[Any]] = (),
     *,
     keys_at_once: bool = False,
 ) -> None:
@@ -197,7 +205,7 @@ async def _conclude(
     batch: Sequence[faust.EventT[bytes]],
     decided: Sequence[Decided],
     channels: Channels,
-    tables: Sequence[StagedTable],
+    tables: Sequence[StagedTable[Any]],
 ) -> list[tuple[str, str]]:
     """Publish every output, wait once for all, store the rows; returns each record's event
     type and what became of it."""

@@ -53,13 +53,12 @@ policy = LinkPolicy(
     retry_backoff=timedelta(seconds=settings.shipping_retry_backoff_s),
 )
 shipments_table = table("shipments")
-shipments = StagedTable(shipments_table)
+shipments = StagedTable(shipments_table, Shipment.model_validate_json)
 sender = RequestSender(settings)
 
 
 def _load(order_id: str, attempt: int) -> Shipment | None:
-    raw = shipments.get(row_key(order_id, attempt).encode())
-    return None if raw is None else Shipment.model_validate_json(raw)
+    return shipments.get(row_key(order_id, attempt).encode())
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -80,7 +79,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         await _send(step.shipment)
     if (shipment := step.shipment) is not None:
         key = row_key(shipment.order_id, shipment.attempt).encode()
-        shipments.stage(key, shipment.model_dump_json().encode())
+        shipments.stage(key, shipment, shipment.model_dump_json().encode())
     return Outcome(events=step.events, stored=_tracking(step.shipment), duplicate=step.duplicate)
 
 
