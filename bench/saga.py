@@ -5,8 +5,7 @@
 Starts the local stack if needed, then for each arrangement of workers a set of its own (own
 topics, consumer group and data): ``one`` saga worker (the saga's and the notifications'
 agents) beside a projector (the read models), as the local stack runs them; ``two`` saga
-workers in one consumer group, sharing the partitions, beside a projector; ``all``, one worker
-with every agent. For each:
+workers in one consumer group, sharing the partitions, beside a projector. For each:
 1. max rate: orders published for ``--seconds`` as fast as the saga pays them (at most
    ``--in-flight`` placed and not yet paid); throughput is the orders that reached PAID over
    the time until the last one did;
@@ -25,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -34,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -97,32 +94,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def records_applied(workers: list[IsolatedWorker]) -> float:
-    """Records the workers' agents applied so far, from their metrics."""
-    pattern = r'^shopstream_stream_events_total\{[^}]*outcome="(?:applied|duplicate)"[^}]*\} (\S+)$'
-    total = 0.0
-    async with httpx.AsyncClient() as client:
-        for worker in workers:
-            text = (await client.get(worker.metrics_url)).text
-            total += sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
-    return total
-
-
 IDLE_S = 2.0
-COMMIT_INTERVAL_S = 3.0  # Faust commits offsets every 2.8 s
 
 
-async def until_idle(workers: list[IsolatedWorker]) -> float:
-    """Wait until the workers have applied nothing for IDLE_S (the shipping and projection
-    tail of a phase), so the next phase starts on an empty pipeline; returns the records
-    applied."""
-    last = await records_applied(workers)
+async def until_settled(settings: Settings, groups: list[str], pids: list[int]) -> None:
+    """Until the workers' groups have committed every record on the topics they read and every
+    worker has been quiet (under 5 % of a core) for IDLE_S: the shipping and projection tail of
+    a phase is done, and the next phase starts on an empty pipeline. (A count of records
+    applied is no sign: one batch may take longer than IDLE_S.)"""
     while True:
-        await asyncio.sleep(IDLE_S)
-        now = await records_applied(workers)
-        if now == last:
-            return now
-        last = now
+        if await lag(settings, groups) == 0:
+            before = [cpu_seconds(pid) for pid in pids]
+            await asyncio.sleep(IDLE_S)
+            after = [cpu_seconds(pid) for pid in pids]
+            if all(b - a < 0.05 * IDLE_S for a, b in zip(before, after, strict=True)):
+                return
+        else:
+            await asyncio.sleep(IDLE_S)
+
+
+async def lag(settings: Settings, groups: list[str]) -> int:
+    """Records on the groups' topics that they have not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        behind = 0
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            ends = await consumer.end_offsets(list(committed))
+            behind += sum(ends[tp] - max(meta.offset, 0) for tp, meta in committed.items())
+        return behind
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 async def records_written(settings: Settings, app_id: str) -> int:
@@ -160,16 +166,6 @@ async def records_read(settings: Settings, groups: list[str]) -> int:
         return total
     finally:
         await admin.close()
-
-
-async def until_quiet(pid: int) -> None:
-    """Until the process has used under 5 % of a core for IDLE_S (a projector has no count of
-    applied records: it writes batches)."""
-    while True:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(IDLE_S)
-        if cpu_seconds(pid) - before < 0.05 * IDLE_S:
-            return
 
 
 async def place_orders(
@@ -292,17 +288,14 @@ class Phases:
 
 def arranged(settings: Settings, arrangement: str) -> dict[str, IsolatedWorker]:
     folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
-    worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
-    if arrangement == "all":
-        return {"worker": worker}
-    saga = worker.with_roles(["saga", "notifications"])
+    saga = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
     projector = saga.beside(["projections"])
     match arrangement:
         case "one":
             return {"worker": saga, "projector": projector}
         case "two":
             return {"worker": saga, "worker-2": saga.replica(1), "projector": projector}
-    raise ValueError(f"unknown arrangement {arrangement!r}: one, two or all")
+    raise ValueError(f"unknown arrangement {arrangement!r}: one or two")
 
 
 async def run_phases(
@@ -311,7 +304,6 @@ async def run_phases(
     """Max rate, then half of it, through a fresh set of workers and carrier simulator."""
     workers = arranged(settings, arrangement)
     worker = workers["worker"]
-    appliers = [w for name, w in workers.items() if name != "projector"]
     # The saga's workers are one group; a worker without the saga, a group named after its roles.
     groups = [worker.app_id] + [f"{worker.app_id}-projections"] * ("projector" in workers)
     # Paid orders go on to the carrier over AMQP; its simulator answers, as in production.
@@ -331,21 +323,18 @@ async def run_phases(
         await publisher.publish([AdjustStock(sku=sku, set_to=10_000_000) for sku in skus])
         warmup = await place_orders(publisher, skus, 2.0, 20, tracker, in_flight)
         await tracker.wait_for(list(warmup), 120)
-        await until_idle(appliers)
-        await asyncio.sleep(COMMIT_INTERVAL_S)
+        pids = {name: process.process.pid for name, process in workers.items() if process.process}
+        everyone = [*pids.values(), *([carrier.process.pid] if carrier.process else [])]
+        await until_settled(settings, groups, everyone)
         print(f"{arrangement}: {', '.join(workers)}; {sku_count} SKUs, phases of {seconds:.0f}s")
 
-        pids = {name: process.process.pid for name, process in workers.items() if process.process}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         written_before = await records_written(worker.settings, worker.app_id)
         read_before = await records_read(settings, groups)
         at_max = await place_orders(publisher, skus, seconds, None, tracker, in_flight)
         await tracker.wait_for(list(at_max), 600)
         max_rate, _ = report("max rate", at_max, tracker.paid)
-        await until_idle(appliers)
-        if "projector" in pids:
-            await until_quiet(pids["projector"])
-        await asyncio.sleep(COMMIT_INTERVAL_S)
+        await until_settled(settings, groups, everyone)
         cpu_ms = {
             name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(at_max)
             for name, pid in pids.items()
@@ -421,8 +410,7 @@ if __name__ == "__main__":
         "--workers",
         default="one,two",
         help="one: a saga worker beside a projector (as the local stack runs them); two: two "
-        "saga workers in one group beside a projector; all: every agent in one worker; one "
-        "after the other, in the order given",
+        "saga workers in one group beside a projector; one after the other, in the order given",
     )
     parser.add_argument(
         "--in-flight", type=int, default=2000, help="at max rate, orders placed and not yet paid"

@@ -70,18 +70,23 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     worker_app_id: str = "shopstream"
     worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
-    # Which agents this worker runs: one image, several deployments. The local stack runs the
-    # saga and the notifications in one worker and the projections in another, so that the
-    # saga never waits behind a projection batch. A JSON list in the environment, e.g.
-    # SHOPSTREAM_WORKER_ROLES='["projections"]'. Give each role to one group of workers only.
-    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications", "projections"})
+    # Which agents this worker runs: one image, several deployments. The saga's workers run the
+    # saga and the notifications (the notification agent reads the saga's order rows); the
+    # projections, which follow the saga's table changelogs, run in workers of their own. A
+    # JSON list in the environment, e.g. SHOPSTREAM_WORKER_ROLES='["projections"]'.
+    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications"})
 
     @field_validator("worker_roles")
     @classmethod
-    def _notifications_beside_the_saga(cls, roles: frozenset[WorkerRole]) -> frozenset[WorkerRole]:
+    def _roles_that_share_a_worker(cls, roles: frozenset[WorkerRole]) -> frozenset[WorkerRole]:
         if "notifications" in roles and "saga" not in roles:
             # The notification agent reads the order from the saga's table, on its worker.
             raise ValueError("the notifications role runs only beside the saga role")
+        if "projections" in roles and "saga" in roles:
+            # A worker reads its own tables' changelogs only to restore them, never as streams.
+            raise ValueError(
+                "the projections role runs in a worker of its own, not beside the saga"
+            )
         return roles
 
     # A worker that dies without leaving its group holds its partitions this long: the time

@@ -21,7 +21,7 @@ from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
 from streams.publisher import layout
-from streams.topics import TopicSpec
+from streams.topics import ORDERS_TABLE, STOCK_TABLE, TopicSpec, changelog_topic
 
 
 class FlowControl(FlowControlEvent):
@@ -131,8 +131,8 @@ def consumer_group(settings: Settings) -> str:
     """The worker's Faust app id: its consumer group and its tables' namespace.
 
     Workers running the saga share the saga's group and tables. A worker without the saga
-    (the projections alone, say) reads some of the same topics, all of them for itself: it is
-    a group of its own, named after its roles.
+    (the projections) reads some of the same topics, all of them for itself: it is a group of
+    its own, named after its roles.
     """
     if "saga" in settings.worker_roles:
         return settings.worker_app_id
@@ -187,14 +187,20 @@ def table(name: str) -> faust.types.TableT[bytes, bytes]:
 
 
 def changelog_topics() -> list[TopicSpec]:
-    """The changelog topic of every table registered so far (import the agents first)."""
+    """The changelogs this worker needs before Faust starts (import the agents first): those of
+    its own tables, and, for the read models, those of the saga's tables that they follow."""
+    names = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+    if "projections" in settings.worker_roles:
+        names |= {
+            changelog_topic(settings.worker_app_id, table) for table in (ORDERS_TABLE, STOCK_TABLE)
+        }
     return [
         TopicSpec(
-            name=table.changelog_topic.get_topic_name(),
+            name=name,
             key_field=None,
             partitions=settings.topic_partitions,
             compacted=True,
             dead_letter=False,
         )
-        for table in app.tables.values()
+        for name in sorted(names)
     ]

@@ -7,8 +7,7 @@ Agents name topics by their contract spec; the layout gives their deployed names
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterable
 
 import faust
 
@@ -22,16 +21,6 @@ from streams.topics import (
     TopicSpec,
     topic_for,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A table row published for the read models, beside the events of the same decision."""
-
-    topic: TopicSpec
-    key: bytes
-    value: bytes
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class Channels:
@@ -57,6 +46,18 @@ class Channels:
         """One Faust topic reading from several of the contract's topics."""
         return self._bind(*topics)
 
+    def changelog(self, name: str) -> faust.TopicT:
+        """A table changelog of the saga's app, read as a stream (by the read models, in a
+        group of their own). The saga's workers declare it; ``changelog_specs`` too."""
+        return self.app.topic(
+            name,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.layout.partitions,
+            replicas=self.replicas,
+            internal=False,
+        )
+
     def topic(self, topic: TopicSpec) -> faust.TopicT:
         return self._topics[topic.name]
 
@@ -67,15 +68,6 @@ class Channels:
                 key=event.key.encode(), value=encode(event), force=True
             )
             for event in events
-        ]
-
-    async def send_snapshots(self, snapshots: Iterable[Snapshot]) -> list[Awaitable[object]]:
-        """Hand every snapshot to the producer; the deliveries, to await."""
-        return [
-            await self._topics[snapshot.topic.name].send(
-                key=snapshot.key, value=snapshot.value, headers=list(snapshot.headers), force=True
-            )
-            for snapshot in snapshots
         ]
 
     async def publish(self, events: Iterable[EventBase]) -> None:

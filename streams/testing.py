@@ -91,20 +91,15 @@ class IsolatedWorker:
         )
         self.folder = folder
         self.env = env
-        self.roles: frozenset[WorkerRole] | None = None  # None: every role
+        self.roles: frozenset[WorkerRole] | None = None  # None: the settings' default
         self.web_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
         self.replica_no = 0  # 0: the first worker of its roles
 
-    def with_roles(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
-        """This worker, with the agents of ``roles`` only (before it starts)."""
-        self.roles = frozenset(roles)
-        return self
-
     def beside(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
-        """A second worker on this one's topics, with the agents of ``roles`` only; this one
-        should run the other roles (``with_roles``)."""
+        """A second worker on this one's topics, with the agents of ``roles`` only: the
+        projector beside the saga's worker, say."""
         other = copy.copy(self)
         other.roles = frozenset(roles)
         other.web_port = free_port()

@@ -13,7 +13,6 @@ import faust
 
 from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, table
-from streams.channels import Snapshot
 from streams.contract import (
     AdjustStock,
     AnyEvent,
@@ -22,9 +21,9 @@ from streams.contract import (
     ReserveStock,
 )
 from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
-from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
+from streams.topics import INVENTORY_COMMANDS, STOCK_TABLE
 
-stock_table = table("stock")
+stock_table = table(STOCK_TABLE)
 stocks = StagedTable(stock_table, Stock.model_validate_json)
 
 
@@ -42,9 +41,9 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if answer is None:
         return Outcome(duplicate=True)
     key, row = stock.sku.encode(), stock.model_dump_json().encode()
+    # Stored once the answer is acknowledged; its changelog is what the stock read model follows.
     stocks.stage(key, stock, row)
-    # The row goes out with the answer: the stock read model is built from it.
-    return Outcome(events=[answer], snapshots=[Snapshot(INVENTORY_STOCK, key, row)])
+    return Outcome(events=[answer])
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")

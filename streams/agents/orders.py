@@ -15,25 +15,22 @@ import faust
 
 from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
-from streams.channels import Snapshot
 from streams.contract import AnyEvent, ReservationExpiryDue
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
 from streams.domain.order_status import OrderStatus
-from streams.projections.order_status import status_reason
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
-    ORDERS_STATE,
+    ORDERS_TABLE,
     PAYMENTS_EVENTS,
     SHIPPING_EVENTS,
-    STATUS_REASON_HEADER,
 )
 
 policy = SagaPolicy(
     reservation_ttl=timedelta(seconds=settings.reservation_ttl_s),
     max_shipping_attempts=settings.max_shipping_attempts,
 )
-orders_table = table("orders")
+orders_table = table(ORDERS_TABLE)
 orders = StagedTable(orders_table, OrderState.model_validate_json)
 _UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED})
 
@@ -51,16 +48,9 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     state = decision.state
     key = state.order_id.encode()
     row = state.model_dump_json().encode()
+    # Stored once the events are acknowledged; its changelog is what the read models follow.
     orders.stage(key, state, row)
-    # The row goes out with the events, and is acknowledged with them: the read models are
-    # built from it.
-    reason = status_reason(decision.events)
-    snapshot = Snapshot(
-        ORDERS_STATE, key, row, [(STATUS_REASON_HEADER, reason.encode())] if reason else []
-    )
-    return Outcome(
-        events=decision.events, snapshots=[snapshot], stored=lambda: _track_deadline(state)
-    )
+    return Outcome(events=decision.events, stored=lambda: _track_deadline(state))
 
 
 @app.agent(

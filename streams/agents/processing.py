@@ -36,7 +36,7 @@ import structlog
 from shopstream.logs import get_logger
 from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
 from streams.app import settings
-from streams.channels import Channels, Snapshot
+from streams.channels import Channels
 from streams.contract import AnyEvent, ContractError, EventBase, decode
 
 log = get_logger(__name__)
@@ -47,7 +47,6 @@ class Outcome:
     """What applying one record led to. ``stored`` runs once the batch's rows are stored."""
 
     events: Sequence[EventBase] = ()
-    snapshots: Sequence[Snapshot] = ()
     stored: Callable[[], None] | None = None
     duplicate: bool = False
     refused: str | None = None
@@ -217,7 +216,6 @@ async def _conclude(
             results.append((kind, "dead_lettered"))
             continue
         deliveries.extend(await channels.send(outcome.events))
-        deliveries.extend(await channels.send_snapshots(outcome.snapshots))
         results.append((kind, "duplicate" if outcome.duplicate else "applied"))
     for delivery in deliveries:
         await delivery

@@ -87,16 +87,19 @@ async def system(
     folder = tmp_path_factory.mktemp("storefront")
     timing = {"SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": SHIPPING_RETRY_BACKOFF_S}
     worker = IsolatedWorker(stack_settings, folder, name="e2e", **timing)
+    projector = worker.beside(["projections"])  # the read models the pages show
     # The carrier at the other end of the AMQP link, on the worker's prefix.
     carrier = IsolatedCarrier(worker, **timing)
     # Declared before the worker starts: a topic missing when its group assigns partitions
     # would leave that agent without any until the next rebalance.
     await ensure_topics(worker.settings)
     worker.start()
+    projector.start()
     carrier.start()
     gateway: GatewayProcess | None = None
     try:
         await worker.wait_web()
+        await projector.wait_web()
         await carrier.wait_ready()
         gateway = await asyncio.to_thread(
             start_gateway,
@@ -112,6 +115,7 @@ async def system(
         if gateway is not None:
             stop_gateway(gateway)
         worker.stop()
+        projector.stop()
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()

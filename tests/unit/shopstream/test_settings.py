@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from shopstream.settings import Settings
 
@@ -24,3 +25,14 @@ def test_nested_ports_and_fields_come_from_the_environment(
 
 def test_secrets_do_not_show_in_the_settings_repr() -> None:
     assert "shopstream:shopstream@" not in repr(Settings())
+
+
+def test_the_projections_never_share_a_worker_with_the_saga() -> None:
+    # A worker reads its own tables' changelogs only to restore them, never as a stream.
+    with pytest.raises(ValidationError, match="projections role runs in a worker of its own"):
+        Settings(worker_roles=frozenset({"saga", "projections"}))
+
+
+def test_the_notifications_run_beside_the_saga_whose_rows_they_read() -> None:
+    with pytest.raises(ValidationError, match="notifications role runs only beside the saga"):
+        Settings(worker_roles=frozenset({"notifications"}))

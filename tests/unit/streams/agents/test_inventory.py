@@ -1,4 +1,4 @@
-"""The inventory agent under Faust's test context: its answers, snapshots and stock table."""
+"""The inventory agent under Faust's test context: its answers and stock table."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from streams.contract import (
     StockReserved,
     encode,
 )
-from streams.domain.inventory import Stock
-from streams.topics import INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, INVENTORY_STOCK
+from streams.topics import INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS
 from tests.unit.streams.agents.conftest import (
     Sent,
     batch_count,
@@ -33,7 +32,7 @@ def reserve(order_id: str, quantity: int) -> ReserveStock:
     return ReserveStock(order_id=order_id, sku="MUG-01", quantity=quantity, expires_at=EXPIRES)
 
 
-async def test_a_reservation_within_stock_is_answered_reserved_snapshotted_and_stored(
+async def test_a_reservation_within_stock_is_answered_reserved_and_stored(
     sent: Sent,
 ) -> None:
     async with inventory_agent.test_context() as agent:
@@ -47,9 +46,6 @@ async def test_a_reservation_within_stock_is_answered_reserved_snapshotted_and_s
     assert (answer.order_id, answer.sku, answer.quantity) == ("ord-1", "MUG-01", 2)
     stored = load("MUG-01")
     assert (stored.on_hand, stored.reserved, stored.available) == (3, 2, 1)
-    # The last snapshot sent for the read model is the row stored.
-    snapshot = Stock.model_validate_json(sent.records(INVENTORY_STOCK)[-1].value)
-    assert snapshot == stored
 
 
 async def test_the_last_unit_goes_to_the_first_order_and_the_second_is_rejected(
