@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeAlias, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import faust
 import structlog
@@ -38,6 +38,7 @@ from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_
 from streams.app import settings
 from streams.channels import Channels
 from streams.contract import AnyEvent, ContractError, EventBase, decode
+from streams.faust_patches import set_current_event
 
 log = get_logger(__name__)
 
@@ -64,7 +65,7 @@ class StagedTable(Generic[Row]):
 
     Faust finds a row's partition (its RocksDB instance, its changelog partition) from the
     event being processed, so each row is read and written while the record that keyed it
-    is the stream's current event (``in_record``)."""
+    is the stream's current event (``set_current_event``)."""
 
     def __init__(
         self, table: faust.types.TableT[bytes, bytes], parse: Callable[[bytes], Row]
@@ -88,18 +89,12 @@ class StagedTable(Generic[Row]):
 
     def store(self, stream: faust.StreamT[bytes]) -> None:
         for key, (_, raw, record) in self._staged.items():
-            in_record(stream, record)
+            set_current_event(stream, record)
             self.table[key] = raw
         self._staged.clear()
 
     def discard(self) -> None:
         self._staged.clear()
-
-
-def in_record(stream: faust.StreamT[bytes], record: faust.EventT[bytes]) -> None:
-    """Make ``record`` the stream's current event: the one whose partition tables use."""
-    # Faust sets it as it hands out each record; a batch is handed out whole, then applied.
-    cast(faust.Stream[bytes], stream)._set_current_event(record)
 
 
 async def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[list[faust.EventT[bytes]]]:
@@ -180,7 +175,7 @@ async def _decide_all(
     keys_at_once: bool,
 ) -> list[Decided]:
     async def decide(record: faust.EventT[bytes]) -> Decided:
-        in_record(stream, record)
+        set_current_event(stream, record)
         return await _decide(agent, record.message, apply)
 
     if not keys_at_once:
