@@ -93,7 +93,7 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
-    """What the messages say about the order, from the order's read model."""
+    """What the messages say about the order, from the saga's row of it."""
 
     order_id: str
     user_id: str
@@ -125,9 +125,8 @@ def is_customer_facing(event: AnyEvent) -> bool:
 
 
 def summary_ready(event: AnyEvent, order: OrderSummary | None) -> bool:
-    """Whether the read model has caught up far enough to tell of ``event``: the order is
-    there, and once shipped it has its tracking number. (The read model is fed by another
-    agent and may lag the event by a moment.)"""
+    """Whether the order as read is new enough to tell of ``event``: the order is there, and
+    once shipped it has its tracking number."""
     if order is None:
         return False
     shipped = isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.SHIPPED
