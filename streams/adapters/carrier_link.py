@@ -4,8 +4,10 @@ consuming a queue, and dead-lettering what a consumer cannot use.
 kombu is synchronous. Publishing runs on one thread of its own (one connection, one channel in
 confirm mode), so the event loop never blocks on the broker; a consumer runs
 ``kombu.mixins.ConsumerMixin`` on a thread of its own, which reconnects after a broker restart.
-A message is acknowledged only after its handler returned: a crash in between redelivers it,
-and both sides are idempotent about that.
+A message is acknowledged only after its handler returned, or, for a handler that hands the
+message on (returns a future, such as a Kafka delivery), once that future is done: a crash in
+between redelivers it, and both sides are idempotent about that. Up to ``carrier_prefetch``
+messages are under way at once, so such a consumer does not wait for one delivery per message.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from kombu.connection import Connection
@@ -158,7 +161,10 @@ def dead_letter(producer: Producer, message: Message, source_queue: str, reason:
     log.warning("dead-lettered", queue=source_queue, reason=reason)
 
 
-Handler = Callable[[Message], None]
+# None: handled; a future: handled once it is done (the message is acknowledged then).
+Handler = Callable[[Message], "Future[object] | None"]
+# How long the consumer's thread waits for a message before it looks at the futures again.
+_POLL_S = 0.02
 
 
 class QueueConsumer(ConsumerMixin):
@@ -172,6 +178,8 @@ class QueueConsumer(ConsumerMixin):
         self.prefetch = settings.carrier_prefetch
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        # Messages handed on, in arrival order, with the future that says when they are done.
+        self._handed_on: deque[tuple[Future[object], Message]] = deque()
 
     def get_consumers(self, consumer: Any, channel: Any) -> list[Any]:
         [queue] = [queue for queue in queues(self.names) if queue.name == self.queue_name]
@@ -191,21 +199,44 @@ class QueueConsumer(ConsumerMixin):
 
     def _on_message(self, message: Message) -> None:
         try:
-            self.handle(message)
+            handed_on = self.handle(message)
         except Undeliverable as refused:
-            producer = Producer(self.connection.default_channel, exchange(self.names))
-            dead_letter(producer, message, self.queue_name, refused.reason)
-            CARRIER_MESSAGES.labels(self.label, "dead_lettered").inc()
-        except Exception:
-            # Not the message's fault (Kafka or the broker away): it comes back later. The
-            # pause keeps a redelivery loop from spinning while the dependency is away.
-            log.exception("message not handled; requeued", queue=self.queue_name)
-            time.sleep(1)
-            message.requeue()
+            self._dead_letter(message, refused.reason)
             return
+        except Exception as error:
+            self._requeue(message, error)
+            return
+        if handed_on is None:
+            self._handled(message)
         else:
-            CARRIER_MESSAGES.labels(self.label, "handled").inc()
+            self._handed_on.append((handed_on, message))
+
+    def on_iteration(self) -> None:
+        # Called by the consuming loop between waits for messages: the acknowledgements are
+        # sent from this thread, which owns the channel.
+        while self._handed_on and self._handed_on[0][0].done():
+            handed_on, message = self._handed_on.popleft()
+            if (error := handed_on.exception()) is None:
+                self._handled(message)
+            else:
+                self._requeue(message, error)
+
+    def _handled(self, message: Message) -> None:
+        CARRIER_MESSAGES.labels(self.label, "handled").inc()
         message.ack()
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        producer = Producer(self.connection.default_channel, exchange(self.names))
+        dead_letter(producer, message, self.queue_name, reason)
+        CARRIER_MESSAGES.labels(self.label, "dead_lettered").inc()
+        message.ack()
+
+    def _requeue(self, message: Message, error: BaseException) -> None:
+        # Not the message's fault (Kafka or the broker away): it comes back later. The pause
+        # keeps a redelivery loop from spinning while the dependency is away.
+        log.error("message not handled; requeued", queue=self.queue_name, error=repr(error))
+        time.sleep(1)
+        message.requeue()
 
     @property
     def label(self) -> str:
@@ -214,7 +245,12 @@ class QueueConsumer(ConsumerMixin):
 
     def start(self) -> None:
         declare(self.connection, self.names)
-        self._thread = threading.Thread(target=self.run, name=self.queue_name, daemon=True)
+        self._thread = threading.Thread(
+            target=self.run,
+            kwargs={"safety_interval": _POLL_S},
+            name=self.queue_name,
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import faust
 from kombu.message import Message
@@ -106,15 +108,17 @@ async def shipping_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
 # --- replies: the reply queue -> shipping.commands ---------------------------------------
 
 
-def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> None:
+def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> Future[object]:
     try:
         reply = CarrierReply.model_validate_json(body_of(message))
     except ValidationError as error:
         raise Undeliverable(f"not a carrier reply: {error.errors(include_url=False)}") from error
     trace_id = (message.headers or {}).get("trace_id")
     command = reply.as_command(trace_id if isinstance(trace_id, str) else None)
-    # Acknowledged to the broker only once Kafka has the command.
-    asyncio.run_coroutine_threadsafe(channels.publish([command]), loop).result(timeout=60)
+    # Acknowledged to the broker once Kafka has the command; the next replies go on meanwhile.
+    return cast(
+        "Future[object]", asyncio.run_coroutine_threadsafe(channels.publish([command]), loop)
+    )
 
 
 @app.task  # type: ignore[untyped-decorator]
