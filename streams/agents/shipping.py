@@ -101,7 +101,10 @@ def _tracking(shipment: Shipment | None) -> Callable[[], None] | None:
 
 @app.agent(channels.source(SHIPPING_COMMANDS), name="shipping")
 async def shipping_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("shipping", stream, channels, apply, [shipments]):
+    # Orders at once: each may wait on the broker's confirm, or on a retry's backoff.
+    async for result in applied(
+        "shipping", stream, channels, apply, [shipments], keys_at_once=True
+    ):
         yield result
 
 
