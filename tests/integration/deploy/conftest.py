@@ -49,10 +49,13 @@ class Helm:
     def __call__(self, *args: str) -> str:
         return run([str(self.binary), *args])
 
-    def template(self, *values: str, namespace: str = "shop") -> list[dict[str, Any]]:
-        """The chart rendered with ``--set`` ``values``: its objects, hooks and CRDs too."""
-        sets = [f"--set={value}" for value in values]
-        text = self("template", "shop", str(CHART), "-n", namespace, "--include-crds", *sets)
+    def template(
+        self, *values: str, namespace: str = "shop", files: Sequence[Path] = ()
+    ) -> list[dict[str, Any]]:
+        """The chart rendered with the values ``files`` and ``--set`` ``values``: its objects,
+        hooks and CRDs too."""
+        options = [f"--values={path}" for path in files] + [f"--set={value}" for value in values]
+        text = self("template", "shop", str(CHART), "-n", namespace, "--include-crds", *options)
         return [document for document in yaml.safe_load_all(text) if document]
 
 

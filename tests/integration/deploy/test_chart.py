@@ -55,11 +55,17 @@ def test_the_chart_passes_helm_lint_strict(helm: Helm) -> None:
     assert "0 chart(s) failed" in output
 
 
-@pytest.mark.parametrize("keda", ["true", "false"])
+@pytest.mark.parametrize(
+    ("keda", "values"),
+    [("true", None), ("false", None), ("false", "values-local.yaml"), ("true", "values-eks.yaml")],
+)
 def test_every_rendered_object_is_valid_against_its_schema(
-    helm: Helm, tmp_path: Path, keda: str
+    helm: Helm, tmp_path: Path, keda: str, values: str | None
 ) -> None:
-    documents = helm.template(KAFKA, f"keda.enabled={keda}", "gateway.ingress.enabled=true")
+    files = [REPO_ROOT / "deploy" / values] if values else []
+    documents = helm.template(
+        KAFKA, f"keda.enabled={keda}", "gateway.ingress.enabled=true", files=files
+    )
     crd_schemas = _crd_schemas(CHART / "crds", KEDA_CRDS)
     builtin = [doc for doc in documents if (doc["apiVersion"], doc["kind"]) not in crd_schemas]
     rendered = tmp_path / "builtin.yaml"
