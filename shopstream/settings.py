@@ -248,6 +248,11 @@ class Settings(BaseSettings):
     gateway_shutdown_grace_s: int = 3
     cart_max_lines: int = 50
 
+    @property
+    def is_local(self) -> bool:
+        """The local environment: the only one where anything may point at the local stack."""
+        return self.environment == "local"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -24,3 +24,8 @@ def test_nested_ports_and_fields_come_from_the_environment(
 
 def test_secrets_do_not_show_in_the_settings_repr() -> None:
     assert "shopstream:shopstream@" not in repr(Settings())
+
+
+def test_only_the_local_environment_is_local() -> None:
+    assert Settings(environment="local").is_local
+    assert not Settings(environment="production").is_local
