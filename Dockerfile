@@ -4,7 +4,7 @@
 #   carrier-simulator | dlq-watch | operator [args] | migrate
 # Build: `make image` (buildah, no daemon). BASE is any Debian 12: `make image` passes the
 # mmdebstrap-made local one, elsewhere debian:bookworm-slim serves.
-ARG BASE=docker.io/library/debian:bookworm-slim
+ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS python
 # Debian 12's Python 3.11 (the interpreter the lock is resolved for); versions follow
