@@ -22,9 +22,9 @@ import pytest
 from shopstream.settings import REPO_ROOT, Settings
 from stack.environment import LOCAL_AWS_CREDENTIALS
 from stack.process import port_is_free
+from tests.integration.deploy.conftest import IMAGE_BUILD_TIMEOUT_S
 from tests.integration.polling import eventually
 
-BUILD_TIMEOUT_S = 15 * 60
 # Processes per user in the container: plenty for one process, and below the host's own limit
 # (runc may not set the host's limit itself, counted against the user the host shares).
 NPROC = 8192
@@ -47,7 +47,7 @@ def image() -> str:
         [str(REPO_ROOT / "deploy" / "image" / "build-image.sh")],
         capture_output=True,
         text=True,
-        timeout=BUILD_TIMEOUT_S,
+        timeout=IMAGE_BUILD_TIMEOUT_S,
     )
     assert result.returncode == 0, f"make image failed:\n{result.stderr[-3000:]}"
     return result.stdout.strip()
