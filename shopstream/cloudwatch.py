@@ -5,7 +5,9 @@ Writes ``DIR/alarms.json``: one ``PutMetricAlarm`` request per alarm (apply each
 agent or channel gets its alarm:
 
 - dead letters waiting: each notification channel's SQS dead-letter queue holds a message
-  (``AWS/SQS ApproximateNumberOfMessagesVisible``);
+  (``AWS/SQS ApproximateNumberOfMessagesVisible``), and so do the stream agents' dead-letter
+  topic and the carrier link's AMQP dead-letter queue (``shopstream DeadLetters``, which
+  ``shopstream dlq watch`` logs in the embedded metric format);
 - consumer lag: for each consumer group (the saga worker's and the projector's) and each
   topic its agents read, MSK's estimate of how far behind the group is, in seconds
   (``AWS/Kafka EstimatedMaxTimeLag``, reported per consumer group and topic).
@@ -19,9 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from shopstream.dead_letters.watch import EMF_NAMESPACE
 from shopstream.settings import REPO_ROOT, Settings, get_settings
 from streams import topics
 from streams.agents import MODULES
+from streams.carrier_topology import CarrierTopology
 from streams.contract import Channel
 
 PROJECTIONS_GROUP_SUFFIX: Final = "-projections"
@@ -83,6 +87,25 @@ def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
                 Namespace="AWS/SQS",
                 MetricName="ApproximateNumberOfMessagesVisible",
                 Dimensions=[{"Name": "QueueName", "Value": queue}],
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                Threshold=1,
+                EvaluationPeriods=1,
+                DatapointsToAlarm=1,
+            )
+        )
+    others = (
+        f"kafka/{settings.topic_prefix}{topics.DEAD_LETTERS.name}",
+        f"amqp/{CarrierTopology(settings.topic_prefix).dead_letter_queue}",
+    )
+    for queue in others:
+        found.append(
+            _alarm(
+                f"shopstream-dead-letters-{queue.replace('/', '-')}",
+                f"{queue} holds records that could not be processed: `shopstream dlq show "
+                f"{queue}`, then redrive",
+                Namespace=EMF_NAMESPACE,
+                MetricName="DeadLetters",
+                Dimensions=[{"Name": "Queue", "Value": queue}],
                 ComparisonOperator="GreaterThanOrEqualToThreshold",
                 Threshold=1,
                 EvaluationPeriods=1,

@@ -173,6 +173,8 @@ class Settings(BaseSettings):
     # ``shopstream dlq watch``: how often it counts every dead-letter queue, and its metrics port.
     dead_letter_watch_interval_s: float = 30.0
     dead_letter_watch_port: int = 26068
+    # Also log the figures in CloudWatch's embedded metric format (on in AWS, by the chart).
+    dead_letter_watch_emf: bool = False
 
     # Notifications.
     # SNS topic the notification agent publishes to; one SQS queue per channel subscribes to it

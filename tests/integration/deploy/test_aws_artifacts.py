@@ -104,6 +104,8 @@ def test_every_dead_letter_queue_and_every_consumed_topic_has_an_alarm() -> None
     alarms = _json(AWS / "cloudwatch" / "alarms.json")
     queues = {a["Dimensions"][0]["Value"] for a in alarms if a["Namespace"] == "AWS/SQS"}
     assert queues == {f"shopstream-notifications-{channel.value}-dlq" for channel in Channel}
+    logged = {a["Dimensions"][0]["Value"] for a in alarms if a["Namespace"] == "shopstream"}
+    assert logged == {"kafka/shopstream.dead-letters", "amqp/carrier.dead-letters"}
     lagging = {
         (a["Dimensions"][1]["Value"], a["Dimensions"][2]["Value"])
         for a in alarms
