@@ -46,14 +46,10 @@ def test_the_api_gateway_import_is_current(tmp_path: Path) -> None:
 
 
 def test_every_operation_of_the_gateway_is_exported_with_its_integration() -> None:
+    # The live streams (/live/...) are not in the document: API Gateway's 29 s would cut them.
     document = apigateway.gateway_document()
     exported = _json(AWS / "apigateway" / "openapi.json")
-    wanted = {
-        (path, method)
-        for path, item in document["paths"].items()
-        for method in item
-        if path not in apigateway.NOT_EXPORTED
-    }
+    wanted = {(path, method) for path, item in document["paths"].items() for method in item}
     found = {(path, method) for path, item in exported["paths"].items() for method in item}
     assert found == wanted
     for path, item in exported["paths"].items():
