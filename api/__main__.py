@@ -31,8 +31,14 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from api.main import create_app
+    from api.resources import check_secret
 
     configure_logging("gateway", settings.log_level)
+    try:
+        # Before uvicorn: a refused key is one line saying what to do, not a startup traceback.
+        check_secret(settings)
+    except RuntimeError as refused:
+        raise SystemExit(f"gateway not started: {refused}") from None
     uvicorn.run(
         create_app(settings),
         host=settings.gateway_host,

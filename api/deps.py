@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import clients
 from api.dynamo import DynamoDBClient
 from api.idempotency import IdempotencyStore
 from api.outbox import Outbox
@@ -139,9 +140,13 @@ AdminUser = Annotated[Principal, Depends(_admin_user)]
 
 
 async def client_address(request: Request) -> str:
-    # The peer address. Behind a load balancer that is the balancer's: rate limits by address
-    # then need the forwarded address from a trusted proxy (uvicorn's --forwarded-allow-ips).
-    return request.client.host if request.client else "unknown"
+    # The peer, or the client a trusted proxy (settings.trusted_proxies) forwarded.
+    settings: Settings = request.app.state.settings
+    return clients.client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

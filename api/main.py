@@ -15,6 +15,7 @@ from api.limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
+from api.readiness import Readiness
 from api.resources import open_resources
 from api.routes import cart, health, live, orders, products, users
 from api.storefront import pages
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as resources:
             app.state.resources = resources
+            app.state.readiness = Readiness.of(resources)
             yield
 
     app = FastAPI(

@@ -63,15 +63,26 @@ class Resources:
 
 
 def check_secret(settings: Settings) -> None:
+    """Refuse a signing key that anyone could know or guess; the message says what to do."""
     secret = settings.jwt_secret.get_secret_value()
     if settings.environment != "local" and secret.startswith(_LOCAL_SECRET_PREFIX):
+        # Fail closed: an unset environment is not assumed to be a developer's machine.
+        where = (
+            f"environment {settings.environment!r}"
+            if settings.environment
+            else "an unset environment (SHOPSTREAM_ENVIRONMENT)"
+        )
         raise RuntimeError(
-            f"SHOPSTREAM_JWT_SECRET is the local default in environment "
-            f"{settings.environment!r}; set a random secret of at least 32 bytes"
+            f"SHOPSTREAM_JWT_SECRET is the committed local default in {where}; set "
+            "SHOPSTREAM_JWT_SECRET to a random secret of at least 32 bytes (e.g. `openssl "
+            "rand -base64 48`), or SHOPSTREAM_ENVIRONMENT=local on a developer's machine"
         )
     if len(secret.encode()) < 32:
         # RFC 7518 3.2: an HS256 key is at least as long as the hash output.
-        raise RuntimeError("SHOPSTREAM_JWT_SECRET must be at least 32 bytes long")
+        raise RuntimeError(
+            f"SHOPSTREAM_JWT_SECRET is {len(secret.encode())} bytes long; it must be at least "
+            "32 bytes (e.g. `openssl rand -base64 48`)"
+        )
 
 
 @asynccontextmanager
@@ -100,11 +111,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             aws_client(settings, "dynamodb", _DYNAMODB_CONFIG)
         )
         sessions = limiter = hasher = idempotency = None
+        if routers & {"users", "orders"}:
+            # Sign-in and registration; cancellations, payment retries and address changes.
+            await ensure_table(dynamodb, settings.rate_limit_table)
+            limiter = RateLimiter(dynamodb, settings.rate_limit_table, settings.rate_limit_window_s)
         if "users" in routers:
             await ensure_table(dynamodb, settings.sessions_table)
-            await ensure_table(dynamodb, settings.rate_limit_table)
             sessions = Sessions(dynamodb, settings)
-            limiter = RateLimiter(dynamodb, settings.rate_limit_table, settings.rate_limit_window_s)
             hasher = PasswordHasher(settings)
         if "orders" in routers:
             await ensure_table(dynamodb, settings.idempotency_table)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ log = get_logger(__name__)
 
 # Domain separation: the refresh-token MAC key is derived from, never equal to, the JWT key.
 _KEY_LABEL: Final = b"shopstream refresh token v1"
+_GENERATION: Final = re.compile(r"[0-9]{1,9}")
 
 
 class SessionError(Exception):
@@ -136,7 +138,8 @@ class Sessions:
 
     def _parse(self, token: str) -> tuple[str, int]:
         parts = token.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 9:
+        # ASCII digits only: str.isdigit also holds for "²" or "٣", which int() then refuses.
+        if len(parts) != 3 or not _GENERATION.fullmatch(parts[1]):
             raise SessionError("refresh token not valid")
         family, generation = parts[0], int(parts[1])
         if not hmac.compare_digest(parts[2], self._mac(family, generation)):

@@ -1,19 +1,22 @@
-"""Orders through the saga to PAID, at max rate and at a fixed rate, beside a raw Kafka loop.
+"""Orders through the saga to PAID, at max rate and at half of it, beside a raw Kafka loop.
 
-    .venv/bin/python -m bench.saga [--seconds 20] [--skus 20] [--workers one,split]
+    .venv/bin/python -m bench.saga [--seconds 60] [--skus 20] [--workers one,two]
 
-Starts the local stack if needed, then for each arrangement of workers (``one``: every agent in
-one worker; ``split``: the projections in a worker of their own, as the stack runs them) a
-set of its own (own topics), and runs:
-1. max rate: orders published as fast as the producer takes them for ``--seconds``; throughput
-   is the orders that reached PAID over the time until the last one did;
-2. fixed rate at half that: the same, paced; latency place -> PAID (p50/p95/p99);
-3. baseline: a raw aiokafka consume -> produce loop (each record produced with acks=all and
-   acknowledged before the next, as the agents do) over topics on the same broker.
-The saga's records/s (every record an agent applied, from the worker's metrics) over the raw
-loop's records/s is the ratio that says what the saga costs. Machines here are noisy: compare
-ratios from one run, not figures across runs. The workers' CPU time per order at max rate
-(all agents and projections, until the workers are idle) depends least on what else runs.
+Starts the local stack if needed, then for each arrangement of workers a set of its own (own
+topics, consumer group and data): ``one`` saga worker (the saga's and the notifications'
+agents) beside a projector (the read models), as the local stack runs them; ``two`` saga
+workers in one consumer group, sharing the partitions, beside a projector. For each:
+1. max rate: orders published for ``--seconds`` as fast as the saga pays them (at most
+   ``--in-flight`` placed and not yet paid); throughput is the orders that reached PAID over
+   the time until the last one did;
+2. half of that rate, paced: latency place -> PAID (p50/p95/p99);
+and, at max rate, the workers' CPU time per order and the records produced (to every topic,
+changelogs included) and consumed (committed offsets of the workers' groups) per order, every
+hop of the order up to delivery included.
+Then the baseline: the fastest honest raw aiokafka loop (getmany, send the whole batch, await
+its acknowledgements once, commit) over as many records as the saga consumes per order. The
+ratio is the saga's records consumed per second over the raw loop's. Machines here are noisy:
+compare figures from one run, not across runs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -30,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -42,6 +43,8 @@ from streams.contract import AdjustStock, OrderLine, OrderStatus, OrderStatusCha
 from streams.publisher import EventPublisher, layout
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from streams.topics import ORDERS_STATUS
+
+PAID_MARK = f'"to_status":"{OrderStatus.PAID.value}"'.encode()
 
 
 class PaidTracker:
@@ -63,6 +66,9 @@ class PaidTracker:
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         try:
             async for record in consumer:
+                # Decoded only when it may be a PAID: this process shares the CPU with the saga.
+                if PAID_MARK not in record.value:
+                    continue
                 event = decode(record.value)
                 if isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.PAID:
                     self.paid[event.order_id] = event.occurred_at
@@ -88,36 +94,78 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def records_applied(worker: IsolatedWorker) -> float:
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(worker.metrics_url)).text
-    pattern = r'^shopstream_stream_events_total\{[^}]*outcome="(?:applied|duplicate)"[^}]*\} (\S+)$'
-    return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
-
-
 IDLE_S = 2.0
 
 
-async def until_idle(worker: IsolatedWorker) -> float:
-    """Wait until the worker has applied nothing for IDLE_S (the shipping and projection tail
-    of a phase), so the next phase starts on an empty pipeline; returns the records applied."""
-    last = await records_applied(worker)
+async def until_settled(settings: Settings, groups: list[str], pids: list[int]) -> None:
+    """Until the workers' groups have committed every record on the topics they read and every
+    worker has been quiet (under 5 % of a core) for IDLE_S: the shipping and projection tail of
+    a phase is done, and the next phase starts on an empty pipeline. (A count of records
+    applied is no sign: one batch may take longer than IDLE_S.)"""
     while True:
-        await asyncio.sleep(IDLE_S)
-        now = await records_applied(worker)
-        if now == last:
-            return now
-        last = now
+        if await lag(settings, groups) == 0:
+            before = [cpu_seconds(pid) for pid in pids]
+            await asyncio.sleep(IDLE_S)
+            after = [cpu_seconds(pid) for pid in pids]
+            if all(b - a < 0.05 * IDLE_S for a, b in zip(before, after, strict=True)):
+                return
+        else:
+            await asyncio.sleep(IDLE_S)
 
 
-async def until_quiet(pid: int) -> None:
-    """Until the process has used under 5 % of a core for IDLE_S (a projector has no count of
-    applied records: it writes batches)."""
-    while True:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(IDLE_S)
-        if cpu_seconds(pid) - before < 0.05 * IDLE_S:
-            return
+async def lag(settings: Settings, groups: list[str]) -> int:
+    """Records on the groups' topics that they have not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        behind = 0
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            ends = await consumer.end_offsets(list(committed))
+            behind += sum(ends[tp] - max(meta.offset, 0) for tp, meta in committed.items())
+        return behind
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def records_written(settings: Settings, app_id: str) -> int:
+    """Every record on the worker's topics and its tables' changelogs so far."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        ours = [
+            name
+            for name in await admin.list_topics()
+            if name.startswith((settings.topic_prefix, f"{app_id}-"))
+        ]
+        partitions = [
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in await admin.describe_topics(ours)
+            for partition in topic["partitions"]
+        ]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def records_read(settings: Settings, groups: list[str]) -> int:
+    """Records the consumer groups have consumed (and committed) so far."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        total = 0
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            total += sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+        return total
+    finally:
+        await admin.close()
 
 
 async def place_orders(
@@ -126,7 +174,7 @@ async def place_orders(
     seconds: float,
     rate: float | None,
     tracker: PaidTracker,
-    in_flight: int = 400,
+    in_flight: int,
 ) -> dict[str, datetime]:
     """Orders published for ``seconds``: paced at ``rate``/s, or (``None``) as fast as the saga
     pays them, with at most ``in_flight`` placed and not yet paid: max rate is what the saga
@@ -139,7 +187,7 @@ async def place_orders(
         if rate is not None and index >= elapsed * rate:
             await asyncio.sleep(min(0.005, index / rate - elapsed))
             continue
-        if rate is None and index - sum(o in tracker.paid for o in sent) >= in_flight:
+        if rate is None and index - len(tracker.paid.keys() & sent.keys()) >= in_flight:
             await asyncio.sleep(0.005)
             continue
         order = new_order(
@@ -175,7 +223,9 @@ def report(name: str, sent: dict[str, datetime], paid: dict[str, datetime]) -> t
 
 
 async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
-    """Records/s of consume -> produce (acks=all, each acknowledged) between two topics."""
+    """Records/s of the fastest honest consume -> produce loop between two topics: getmany,
+    decode each record (the agents decode every record too), send the whole batch, await its
+    acknowledgements (acks=all) once, commit."""
     run = uuid.uuid4().hex[:8]
     source, sink = f"bench-raw-{run}-in", f"bench-raw-{run}-out"
     servers = settings.kafka_bootstrap_servers
@@ -198,17 +248,21 @@ async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
             bootstrap_servers=servers,
             group_id=f"bench-raw-{run}",
             auto_offset_reset="earliest",
+            enable_auto_commit=False,
         )
         await consumer.start()
         try:
             done = 0
             started = time.perf_counter()
             while done < records:
+                deliveries = []
                 for batch_records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in batch_records:
-                        decode(record.value)  # the agents decode every record too
-                        await (await producer.send(sink, record.value, key=record.key))
-                        done += 1
+                        decode(record.value)
+                        deliveries.append(await producer.send(sink, record.value, key=record.key))
+                await asyncio.gather(*deliveries)
+                await consumer.commit()
+                done += len(deliveries)
             return records / (time.perf_counter() - started)
         finally:
             await consumer.stop()
@@ -224,22 +278,34 @@ async def raw_loop(settings: Settings, records: int, payload: bytes) -> float:
 class Phases:
     """What one arrangement of workers sustained."""
 
-    arrangement: str  # "one" worker, or "split"
+    arrangement: str  # "one" worker, "two" in one group, or "split"
     max_rate: float  # orders/s to PAID
     p99_at_half_ms: float
-    records_per_s: float  # records the saga's and notifications' agents applied, at max rate
     cpu_ms: dict[str, float]  # CPU per order at max rate, by worker
+    produced: float  # records written per order (changelogs included), to delivery
+    consumed: float  # records consumed per order by the workers' groups
+
+
+def arranged(settings: Settings, arrangement: str) -> dict[str, IsolatedWorker]:
+    folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
+    saga = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    projector = saga.beside(["projections"])
+    match arrangement:
+        case "one":
+            return {"worker": saga, "projector": projector}
+        case "two":
+            return {"worker": saga, "worker-2": saga.replica(1), "projector": projector}
+    raise ValueError(f"unknown arrangement {arrangement!r}: one or two")
 
 
 async def run_phases(
-    settings: Settings, arrangement: str, seconds: float, sku_count: int
+    settings: Settings, arrangement: str, seconds: float, sku_count: int, in_flight: int
 ) -> Phases:
     """Max rate, then half of it, through a fresh set of workers and carrier simulator."""
-    folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
-    worker = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
-    workers = {"worker": worker}
-    if arrangement == "split":  # as the local stack runs them: the projections apart
-        workers["projector"] = worker.with_roles(["saga", "notifications"]).beside(["projections"])
+    workers = arranged(settings, arrangement)
+    worker = workers["worker"]
+    # The saga's workers are one group; a worker without the saga, a group named after its roles.
+    groups = [worker.app_id] + [f"{worker.app_id}-projections"] * ("projector" in workers)
     # Paid orders go on to the carrier over AMQP; its simulator answers, as in production.
     carrier = IsolatedCarrier(worker, SHOPSTREAM_LOG_LEVEL="WARNING")
     publisher = EventPublisher(worker.settings)
@@ -255,34 +321,39 @@ async def run_phases(
         await tracker.start()
         skus = [f"BENCH-{n:03d}" for n in range(sku_count)]
         await publisher.publish([AdjustStock(sku=sku, set_to=10_000_000) for sku in skus])
-        warmup = await place_orders(publisher, skus, 2.0, 20, tracker)
+        warmup = await place_orders(publisher, skus, 2.0, 20, tracker, in_flight)
         await tracker.wait_for(list(warmup), 120)
+        pids = {name: process.process.pid for name, process in workers.items() if process.process}
+        everyone = [*pids.values(), *([carrier.process.pid] if carrier.process else [])]
+        await until_settled(settings, groups, everyone)
         print(f"{arrangement}: {', '.join(workers)}; {sku_count} SKUs, phases of {seconds:.0f}s")
 
-        pids = {name: process.process.pid for name, process in workers.items() if process.process}
-        applied_before = await records_applied(worker)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        started = time.perf_counter()
-        at_max = await place_orders(publisher, skus, seconds, None, tracker)
+        written_before = await records_written(worker.settings, worker.app_id)
+        read_before = await records_read(settings, groups)
+        at_max = await place_orders(publisher, skus, seconds, None, tracker, in_flight)
         await tracker.wait_for(list(at_max), 600)
         max_rate, _ = report("max rate", at_max, tracker.paid)
-        settled = await until_idle(worker)
-        records = (settled - applied_before) / (time.perf_counter() - started - IDLE_S)
-        if "projector" in pids:
-            await until_quiet(pids["projector"])
+        await until_settled(settings, groups, everyone)
         cpu_ms = {
             name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(at_max)
             for name, pid in pids.items()
         }
+        produced = (await records_written(worker.settings, worker.app_id) - written_before) / len(
+            at_max
+        )
+        consumed = (await records_read(settings, groups) - read_before) / len(at_max)
         print(
-            "CPU per order at max rate: "
+            "per order at max rate, to delivery: CPU "
             + ", ".join(f"{n} {ms:.1f} ms" for n, ms in cpu_ms.items())
+            + f"; records produced {produced:.1f}, consumed {consumed:.1f}",
+            flush=True,
         )
 
-        paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker)
+        paced = await place_orders(publisher, skus, seconds, max_rate / 2, tracker, in_flight)
         await tracker.wait_for(list(paced), 600)
         _, p99 = report(f"fixed {max_rate / 2:.0f}/s (half max)", paced, tracker.paid)
-        return Phases(arrangement, max_rate, p99, records, cpu_ms)
+        return Phases(arrangement, max_rate, p99, cpu_ms, produced, consumed)
     finally:
         tracker.stop()
         await publisher.stop()
@@ -293,27 +364,32 @@ async def run_phases(
         carrier.delete_queues()
 
 
-async def main(seconds: float, sku_count: int, arrangements: list[str]) -> None:
+async def main(seconds: float, sku_count: int, arrangements: list[str], in_flight: int) -> None:
     settings = use_local_stack(get_settings())
     await control.up(settings, control.select(settings), lambda message: None)
     results = []
     for arrangement in arrangements:
-        results.append(await run_phases(settings, arrangement, seconds, sku_count))
+        results.append(await run_phases(settings, arrangement, seconds, sku_count, in_flight))
         print(flush=True)
 
     sample = encode(
         new_order([OrderLine(sku="BENCH-000", quantity=1, unit_price_cents=999)], "tok_visa")
     )
-    raw = await raw_loop(settings, 20_000, sample)
-    print(f"raw consume->produce {raw:8.1f} records/s")
+    raw = await raw_loop(settings, 50_000, sample)
+    print(f"raw consume->produce loop: {raw:8.1f} records/s")
+    print("CPU per order: the saga's workers, and the projector's apart")
     print(
-        f"{'workers':<7} {'orders/s':>9} {'p99 half':>9} {'CPU/order':>10} {'records/s':>10} ratio"
+        f"{'workers':<7} {'orders/s':>9} {'p99 half':>9} {'saga CPU':>9} {'projector':>9} "
+        f"{'produced':>9} {'consumed':>9} {'records/s':>10} ratio"
     )
     for result in results:
+        records = result.max_rate * result.consumed
+        saga_cpu = sum(ms for name, ms in result.cpu_ms.items() if name != "projector")
+        projector = result.cpu_ms.get("projector")
         print(
             f"{result.arrangement:<7} {result.max_rate:9.1f} {result.p99_at_half_ms:7.0f}ms "
-            f"{sum(result.cpu_ms.values()):8.1f}ms {result.records_per_s:10.1f} "
-            f"{result.records_per_s / raw:5.3f}"
+            f"{saga_cpu:7.1f}ms {'-' if projector is None else f'{projector:.1f}ms':>9} "
+            f"{result.produced:9.1f} {result.consumed:9.1f} {records:10.1f} {records / raw:5.3f}"
         )
     if len(results) == 2:
         first, second = results
@@ -328,13 +404,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--skus", type=int, default=20)
     parser.add_argument(
         "--workers",
-        default="one,split",
-        help="one: every agent in one worker; split: the projections in a worker of their own "
-        "(as the local stack runs them); both by default, one after the other",
+        default="one,two",
+        help="one: a saga worker beside a projector (as the local stack runs them); two: two "
+        "saga workers in one group beside a projector; one after the other, in the order given",
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=2000, help="at max rate, orders placed and not yet paid"
     )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.skus, arguments.workers.split(",")))
+    asyncio.run(
+        main(arguments.seconds, arguments.skus, arguments.workers.split(","), arguments.in_flight)
+    )

@@ -9,7 +9,7 @@ operator. Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,7 +37,9 @@ class Management:
     """What every kind shares: where its backend is, what deletion means, and adoption."""
 
     connection: SecretRef
-    deletion_policy: DeletionPolicy
+    # None: not given. What was created is then deleted with the resource, and what was
+    # adopted is kept (``deletion_policy``).
+    deletion_policy: DeletionPolicy | None
     adopt: bool
 
 
@@ -45,14 +47,36 @@ def management(namespace: str, spec: Mapping[str, Any]) -> Management:
     ref = spec.get("connectionSecretRef")
     if not isinstance(ref, Mapping) or not ref.get("name"):
         raise invalid("spec.connectionSecretRef.name is required: the Secret with the connection")
-    policy = spec.get("deletionPolicy", "delete")
-    if policy not in ("delete", "retain"):
+    secret_namespace = str(ref.get("namespace") or namespace)
+    if secret_namespace != namespace:
+        # Whoever may create a resource here may not borrow another namespace's credentials.
+        raise invalid(
+            f"spec.connectionSecretRef.namespace {secret_namespace!r}: the connection Secret "
+            f"must be in this resource's own namespace ({namespace!r})"
+        )
+    policy = spec.get("deletionPolicy")
+    if policy not in ("delete", "retain", None):
         raise invalid(f"spec.deletionPolicy must be delete or retain, not {policy!r}")
     return Management(
-        connection=SecretRef(str(ref["name"]), str(ref.get("namespace") or namespace)),
+        connection=SecretRef(str(ref["name"]), namespace),
         deletion_policy=policy,
         adopt=bool(spec.get("adopt", False)),
     )
+
+
+def kept_on_delete(
+    policy: DeletionPolicy | None, claimed: Iterable[str], adopted: Iterable[str]
+) -> set[str]:
+    """Which claimed backend resources deleting the resource leaves in place.
+
+    ``retain`` keeps all, ``delete`` none. Unset, what this resource adopted stays: it was
+    someone's before, and taking it over must not mean being able to delete it by default.
+    """
+    if policy == "retain":
+        return set(claimed)
+    if policy == "delete":
+        return set()
+    return set(claimed) & set(adopted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,12 +116,13 @@ def _stop(args: argparse.Namespace) -> int:
 def _ops_settings() -> Settings:
     """The settings of the operational commands (order, stock, dlq).
 
-    Only in the local environment do they point at the local stack (moto's endpoint and its
-    placeholder keys); anywhere else they talk to the real services with the default AWS
-    credential chain (in EKS: the pod's IAM role through its ServiceAccount).
+    In a deployed environment (SHOPSTREAM_ENVIRONMENT=production, as the image sets it) they
+    talk to the real services with the default AWS credential chain (in EKS: the pod's IAM
+    role through its ServiceAccount); only locally do they point at the local stack (moto's
+    endpoint and its placeholder keys).
     """
     settings = get_settings()
-    return use_local_stack(settings) if settings.is_local else settings
+    return settings if settings.is_deployed else use_local_stack(settings)
 
 
 def _order_place(args: argparse.Namespace) -> int:

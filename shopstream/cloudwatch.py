@@ -33,22 +33,27 @@ LAG_ALARM_S: Final = 120  # minutes behind would mean orders waiting, not a burs
 EVALUATION_PERIODS: Final = 5  # minutes in a row, so a rebalance does not page anyone
 
 
-def consumed_topics() -> dict[str, set[str]]:
-    """Worker role -> the topics its agents read (``channels.source(...)`` in their modules)."""
+def consumed_topics(settings: Settings) -> dict[str, set[str]]:
+    """Worker role -> the topics its agents read: ``channels.source(TOPIC, ...)`` and the
+    tables' changelogs the projections follow (``channels.changelog(changelog_topic(...))``)."""
     consumed: dict[str, set[str]] = {}
     for role, modules in MODULES.items():
         for module in modules:
             tree = ast.parse((REPO_ROOT / "streams" / "agents" / f"{module}.py").read_text())
             for node in ast.walk(tree):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "source"
-                ):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                if node.func.attr == "source":
                     for argument in node.args:
                         if isinstance(argument, ast.Name):
                             spec = getattr(topics, argument.id)
-                            consumed.setdefault(role, set()).add(spec.name)
+                            consumed.setdefault(role, set()).add(settings.topic_prefix + spec.name)
+                if node.func.attr == "changelog" and node.args:
+                    inner = node.args[0]
+                    if isinstance(inner, ast.Call) and isinstance(inner.args[-1], ast.Name):
+                        table = getattr(topics, inner.args[-1].id)
+                        name = topics.changelog_topic(settings.worker_app_id, table)
+                        consumed.setdefault(role, set()).add(name)
     return consumed
 
 
@@ -113,12 +118,11 @@ def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
             )
         )
     by_group: dict[str, set[str]] = {}
-    for role, consumed in consumed_topics().items():
+    for role, consumed in consumed_topics(settings).items():
         by_group.setdefault(consumer_group(settings, role), set()).update(consumed)
     for group, consumed in sorted(by_group.items()):
         workers = "projector" if group.endswith(PROJECTIONS_GROUP_SUFFIX) else "saga worker"
-        for topic in sorted(consumed):
-            name = settings.topic_prefix + topic
+        for name in sorted(consumed):
             found.append(
                 _alarm(
                     f"shopstream-consumer-lag-{group}-{name}",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from re import Pattern
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
         env_prefix="SHOPSTREAM_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
-    environment: str = "local"
+    # Where this process runs ("local", "staging", "production", ...). Unset means unknown, and
+    # the gateway then fails closed: it refuses the local default signing key. The local stack
+    # and the tests set "local" (stack.environment).
+    environment: str | None = None
     log_level: str = "INFO"
 
     # Where the local stack keeps its data (ignored by git) and its one-time downloads/builds.
@@ -66,14 +70,34 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     worker_app_id: str = "shopstream"
     worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
-    # Which agents this worker runs: one image, several deployments. The local stack runs the
-    # saga and the notifications in one worker and the projections in another, so that the
-    # saga never waits behind a projection batch. A JSON list in the environment, e.g.
-    # SHOPSTREAM_WORKER_ROLES='["projections"]'. Give each role to one group of workers only.
-    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications", "projections"})
+    # Which agents this worker runs: one image, several deployments. The saga's workers run the
+    # saga and the notifications (the notification agent reads the saga's order rows); the
+    # projections, which follow the saga's table changelogs, run in workers of their own. A
+    # JSON list in the environment, e.g. SHOPSTREAM_WORKER_ROLES='["projections"]'.
+    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications"})
+
+    @field_validator("worker_roles")
+    @classmethod
+    def _roles_that_share_a_worker(cls, roles: frozenset[WorkerRole]) -> frozenset[WorkerRole]:
+        if "notifications" in roles and "saga" not in roles:
+            # The notification agent reads the order from the saga's table, on its worker.
+            raise ValueError("the notifications role runs only beside the saga role")
+        if "projections" in roles and "saga" in roles:
+            # A worker reads its own tables' changelogs only to restore them, never as streams.
+            raise ValueError(
+                "the projections role runs in a worker of its own, not beside the saga"
+            )
+        return roles
+
     # A worker that dies without leaving its group holds its partitions this long: the time
     # to fail over. Heartbeats go every third of it.
     worker_session_timeout_s: float = 10.0
+    # An agent applies at most this many records per batch: its outputs are awaited once per
+    # batch, its rows stored after them (streams.agents.processing).
+    agent_batch_size: int = 500
+    # How long a fetch waits at the broker for records to arrive. Faust's 1.5 s held records
+    # of partitions with data back while a fetch for quiet ones was pending.
+    worker_fetch_max_wait_s: float = 0.01
 
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
@@ -95,6 +119,9 @@ class Settings(BaseSettings):
     payment_function_name: str = "shopstream-payment"
     payment_timeout_s: float = 10.0
     payment_max_attempts: int = 4  # processing errors are retried with backoff, this often
+    # Calls of the payment function under way at once in one worker (the local invoker's
+    # threads; Lambda's reserved concurrency plays this part in AWS).
+    payment_function_concurrency: int = 16
     stripe_api_key: SecretStr | None = None
     # An unreachable payment function leaves the outcome unknown: ask again this long, then
     # dead-letter the request for an operator (never report a failure that is not known).
@@ -115,6 +142,9 @@ class Settings(BaseSettings):
 
     # Readiness probes give up after this long per dependency.
     health_timeout_s: float = 5.0
+    # The gateway's /readyz answers every caller from one check this long: a burst of probes
+    # (or of anyone calling it) costs one round trip per dependency.
+    readiness_cache_s: float = 2.0
     # How long the stack waits for one part to become healthy before it gives up.
     start_timeout_s: float = 120.0
 
@@ -143,8 +173,21 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     rate_limit_table: str = "shopstream-rate-limits"
     rate_limit_window_s: int = 60
-    login_attempts_per_window: int = 10  # per client address and email
+    login_attempts_per_window: int = 10  # per client address and email: guessing one password
+    # Per client address, whatever the email: spraying one password over many accounts. Also
+    # what keeps one client from holding the password hasher's few slots (a hash costs tens of
+    # milliseconds; this many per window is a small share of one process's hashing).
+    login_attempts_per_address_per_window: int = 30
     registrations_per_window: int = 20  # per client address
+    password_changes_per_window: int = 5  # per user
+    # Per user: requests to the saga about one's orders (each is an event and a read).
+    order_cancellations_per_window: int = 10
+    payment_retries_per_window: int = 10
+    address_changes_per_window: int = 10
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client: the load
+    # balancer in front of the gateways. Nobody else's is believed (api.clients). A JSON list
+    # in the environment, e.g. SHOPSTREAM_TRUSTED_PROXIES='["10.0.0.0/8"]'.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     product_images_bucket: str = "shopstream-product-images"
     # Public base of image URLs (a CDN, say); unset: the bucket's own endpoint.
     product_images_base_url: str | None = None
@@ -201,8 +244,6 @@ class Settings(BaseSettings):
     notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
     notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
-    # How long the agent waits for the order's read model to catch up before dead-lettering.
-    notification_read_model_wait_s: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 26025
     smtp_username: str | None = None
@@ -250,10 +291,21 @@ class Settings(BaseSettings):
     gateway_shutdown_grace_s: int = 3
     cart_max_lines: int = 50
 
+    # Messaging operator.
+    # What an SnsTopic may subscribe: whoever may create one in a namespace could otherwise
+    # send every message of the topic anywhere. Protocols allowed at all (an SQS queue of the
+    # resource's own namespace, by queueRef, by default), and for a subscription that names its
+    # endpoint (``endpoint``, not ``queueRef``), patterns one of which the whole endpoint must
+    # match, e.g. SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS='["https://hooks[.]example[.]com/.*"]'.
+    operator_sns_protocols: frozenset[str] = frozenset({"sqs"})
+    operator_sns_endpoint_patterns: tuple[Pattern[str], ...] = ()
+
     @property
-    def is_local(self) -> bool:
-        """The local environment: the only one where anything may point at the local stack."""
-        return self.environment == "local"
+    def is_deployed(self) -> bool:
+        """Named as an environment other than the local one (staging, production, ...):
+        nothing may point at the local stack there. Unset is a developer's shell or a test,
+        where the local stack is the default."""
+        return self.environment not in (None, "local")
 
 
 @lru_cache(maxsize=1)

@@ -7,13 +7,20 @@ import os
 from shopstream.settings import Settings
 from stack.moto_part import Moto
 
+# What the stack's processes say they run in: the one place the local signing key is accepted.
+LOCAL_ENVIRONMENT = "local"
 # moto accepts any credentials; boto insists on having some.
 LOCAL_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def local_settings(settings: Settings) -> Settings:
     """The settings as seen by processes that talk to this stack (AWS APIs on moto)."""
-    return settings.model_copy(update={"aws_endpoint_url": Moto(settings).endpoint_url})
+    return settings.model_copy(
+        update={
+            "aws_endpoint_url": Moto(settings).endpoint_url,
+            "environment": settings.environment or LOCAL_ENVIRONMENT,
+        }
+    )
 
 
 def local_env(settings: Settings) -> dict[str, str]:
@@ -22,6 +29,7 @@ def local_env(settings: Settings) -> dict[str, str]:
         **LOCAL_AWS_CREDENTIALS,
         "AWS_DEFAULT_REGION": settings.aws_region,
         "SHOPSTREAM_AWS_ENDPOINT_URL": Moto(settings).endpoint_url,
+        "SHOPSTREAM_ENVIRONMENT": settings.environment or LOCAL_ENVIRONMENT,
         "SHOPSTREAM_STATE_DIR": str(settings.state_dir),
     }
 

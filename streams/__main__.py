@@ -3,6 +3,8 @@ of its roles (``worker_roles``)."""
 
 import asyncio
 
+import mode.loop
+
 from shopstream.logs import configure_logging
 from streams.agents import register
 from streams.app import app, changelog_topics, settings
@@ -10,6 +12,8 @@ from streams.publisher import ensure_topics
 
 
 def main() -> None:
+    # uvloop: the worker's event loop runs every agent; Faust starts its own on this policy.
+    mode.loop.use("uvloop")
     configure_logging("worker", settings.log_level)
     register(settings.worker_roles)
     # Source topics and changelogs exist, with leaders, before Faust looks at them: Faust

@@ -7,8 +7,7 @@ Agents name topics by their contract spec; the layout gives their deployed names
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 import faust
 
@@ -47,24 +46,42 @@ class Channels:
         """One Faust topic reading from several of the contract's topics."""
         return self._bind(*topics)
 
+    def changelog(self, name: str) -> faust.TopicT:
+        """A table changelog of the saga's app, read as a stream (by the read models, in a
+        group of their own). The saga's workers declare it; ``changelog_specs`` too."""
+        return self.app.topic(
+            name,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.layout.partitions,
+            replicas=self.replicas,
+            internal=False,
+        )
+
     def topic(self, topic: TopicSpec) -> faust.TopicT:
         return self._topics[topic.name]
 
-    async def publish(self, events: Iterable[EventBase]) -> None:
-        """Send every event to its topic and wait until Kafka has acknowledged them all."""
-        pending = [
+    async def send(self, events: Iterable[EventBase]) -> list[Awaitable[object]]:
+        """Hand every event to the producer; the deliveries, to await (once, for a batch)."""
+        return [
             await self._topics[topic_for(event).name].send(
                 key=event.key.encode(), value=encode(event), force=True
             )
             for event in events
         ]
-        if pending:
-            await asyncio.gather(*pending)
 
-    async def dead_letter(self, message: faust.types.Message, reason: str) -> None:
-        """The record as it came (key, value), with why and where it came from."""
+    async def publish(self, events: Iterable[EventBase]) -> None:
+        """Send every event to its topic and wait until Kafka has acknowledged them all."""
+        for delivery in await self.send(events):
+            await delivery
+
+    async def send_dead_letter(
+        self, message: faust.types.Message, reason: str
+    ) -> Awaitable[object]:
+        """The record as it came (key, value), with why and where it came from; the
+        delivery, to await."""
         source = f"{message.topic}/{message.partition}/{message.offset}"
-        delivered = await self._topics[DEAD_LETTERS.name].send(
+        return await self._topics[DEAD_LETTERS.name].send(
             key=message.key,
             value=message.value,
             headers=[
@@ -73,4 +90,7 @@ class Channels:
             ],
             force=True,
         )
-        await delivered
+
+    async def dead_letter(self, message: faust.types.Message, reason: str) -> None:
+        """Dead-letter the record and wait until Kafka has it."""
+        await (await self.send_dead_letter(message, reason))

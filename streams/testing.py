@@ -91,19 +91,15 @@ class IsolatedWorker:
         )
         self.folder = folder
         self.env = env
-        self.roles: frozenset[WorkerRole] | None = None  # None: every role
+        self.roles: frozenset[WorkerRole] | None = None  # None: the settings' default
         self.web_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
-
-    def with_roles(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
-        """This worker, with the agents of ``roles`` only (before it starts)."""
-        self.roles = frozenset(roles)
-        return self
+        self.replica_no = 0  # 0: the first worker of its roles
 
     def beside(self, roles: Iterable[WorkerRole]) -> IsolatedWorker:
-        """A second worker on this one's topics, with the agents of ``roles`` only; this one
-        should run the other roles (``with_roles``)."""
+        """A second worker on this one's topics, with the agents of ``roles`` only: the
+        projector beside the saga's worker, say."""
         other = copy.copy(self)
         other.roles = frozenset(roles)
         other.web_port = free_port()
@@ -111,10 +107,19 @@ class IsolatedWorker:
         other.runs = 0
         return other
 
+    def replica(self, number: int) -> IsolatedWorker:
+        """Another worker of this one's roles in its consumer group: it takes a share of the
+        partitions (with a data folder and web port of its own)."""
+        other = self.beside(self.roles or ())
+        other.roles = self.roles
+        other.replica_no = number
+        return other
+
     @property
     def label(self) -> str:
-        """The app id, and the roles of a worker that does not run them all."""
-        return "-".join((self.app_id, *sorted(self.roles or ())))
+        """The app id, the roles of a worker that does not run them all, and which replica."""
+        replica = (f"r{self.replica_no}",) if self.replica_no else ()
+        return "-".join((self.app_id, *sorted(self.roles or ()), *replica))
 
     @property
     def log_path(self) -> Path:

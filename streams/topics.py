@@ -112,23 +112,15 @@ SHIPPING_EVENTS: Final = TopicSpec(
 )
 # The catalog's facts, keyed by sku; published by the gateway's outbox relay (api.outbox).
 CATALOG_EVENTS: Final = TopicSpec("catalog.events", "sku", _carrying(ProductPriceChanged))
-# The order's latest state (the saga's table row), compacted: read models are built from it.
-# Its header says why the order is in its status, when this state changed the status.
-STATUS_REASON_HEADER: Final = "x-status-reason"
-ORDERS_STATE: Final = TopicSpec("orders.state", "order_id", compacted=True)
-# Each SKU's latest stock (the inventory's table row), compacted: the stock read model.
-INVENTORY_STOCK: Final = TopicSpec("inventory.stock", "sku", compacted=True)
 # Never dead-lettered itself: a failure there would loop.
 DEAD_LETTERS: Final = TopicSpec("shopstream.dead-letters", None, dead_letter=False)
 
 TOPICS: Final[tuple[TopicSpec, ...]] = (
     ORDERS_EVENTS,
     ORDERS_STATUS,
-    ORDERS_STATE,
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_ADJUSTMENTS,
-    INVENTORY_STOCK,
     PAYMENTS_COMMANDS,
     PAYMENTS_EVENTS,
     SHIPPING_COMMANDS,
@@ -136,6 +128,18 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     CATALOG_EVENTS,
     DEAD_LETTERS,
 )
+
+# The saga's tables whose changelogs the read models follow: the order's latest state (key
+# order_id) and each SKU's stock (key sku), compacted. Faust names a table's changelog after
+# the app (the saga's consumer group) and the table.
+ORDERS_TABLE: Final = "orders"
+STOCK_TABLE: Final = "stock"
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """The Kafka topic of a table's changelog, as Faust names it."""
+    return f"{app_id}-{table}-changelog"
+
 
 _ROUTES: Final[dict[str, str]] = {
     event_type: topic.name for topic in TOPICS for event_type in topic.carries

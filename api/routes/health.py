@@ -1,17 +1,44 @@
-"""Liveness, readiness (each dependency with its latency) and metrics."""
+"""Liveness, readiness and metrics.
+
+``/readyz`` answers anyone with the status alone: 200 ``{"status": "ready"}``, or 503 as a
+problem document naming what is not ready. Addresses, latencies and each check's detail (a
+server version, an AWS account) are for admins only, shown when the request carries an admin's
+access token. Not "from loopback": behind a proxy on the same host every caller would be
+loopback, and the local stack's ``shopstream stack status`` shows the same details anyway.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from shopstream.health import check_all
-from shopstream.metrics import DEPENDENCY_UP, exposition
-from shopstream.settings import Settings
+from api.openapi import problems
+from api.problems import problem
+from api.readiness import Readiness
+from api.resources import Resources
+from api.security import TokenError
+from shopstream.metrics import exposition
 
 router = APIRouter(tags=["operations"])
+
+
+class DependencyPublic(BaseModel):
+    name: str
+    address: str
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+class ReadinessPublic(BaseModel):
+    status: Literal["ready"]
+    dependencies: list[DependencyPublic] | None = Field(
+        default=None, description="Each check and its detail: for admins only."
+    )
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
@@ -19,24 +46,39 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _is_admin(request: Request, resources: Resources) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        return resources.tokens.verify(token).is_admin
+    except TokenError:
+        return False  # a probe with a stale token still gets its answer
+
+
 @router.get(
     "/readyz",
-    summary="Readiness: every dependency answers a real round trip",
-    responses={503: {"description": "At least one dependency is not ready"}},
+    summary="Readiness: what this process uses answers (details for admins)",
+    response_model=ReadinessPublic,
+    response_model_exclude_none=True,
+    responses=problems(503),
 )
-async def readyz(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    results = await check_all(settings)
-    for result in results:
-        DEPENDENCY_UP.labels(result.name, str(result.ok).lower()).observe(result.latency_ms / 1000)
-    ready = all(result.ok for result in results)
-    return JSONResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "dependencies": [asdict(result) for result in results],
-        },
-        status_code=200 if ready else 503,
+async def readyz(request: Request) -> Response:
+    resources: Resources = request.app.state.resources
+    readiness: Readiness = request.app.state.readiness
+    results = await readiness.results()
+    details: dict[str, Any] = {}
+    if _is_admin(request, resources):
+        details["dependencies"] = [asdict(result) for result in results]
+    failing = [result.name for result in results if not result.ok]
+    if not failing:
+        return JSONResponse({"status": "ready", **details})
+    # The same shape every time: which dependencies are not ready, by name.
+    response = problem(
+        503, f"Not ready: {', '.join(failing)} did not answer.", not_ready=failing, **details
     )
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -13,6 +13,7 @@ from api.deps import (
     CurrentUser,
     DynamoDep,
     IdempotencyDep,
+    LimiterDep,
     PoolDep,
     PublisherDep,
     SettingsDep,
@@ -142,15 +143,18 @@ def _accepted(order_id: str, detail: str) -> JSONResponse:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=OrderCommandAccepted,
     summary="Ask to cancel the order (before it ships); paid orders are refunded",
-    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 503)},
+    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 429, 503)},
 )
 async def cancel_order(
     order_id: OrderIdPath,
     user: CurrentUser,
     pool: PoolDep,
     publisher: PublisherDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
     body: Annotated[OrderCancel | None, Body()] = None,
 ) -> JSONResponse:
+    await limiter.hit("cancellation", user.user_id, settings.order_cancellations_per_window)
     await orders.cancel(pool, publisher, user, order_id, body.reason if body else None)
     return _accepted(order_id, "Cancellation requested; the order's status shows when it is done.")
 
@@ -160,7 +164,10 @@ async def cancel_order(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=OrderCommandAccepted,
     summary="Pay again with another card after a failed payment",
-    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 403, 404, 409, 413, 503)},
+    responses={
+        202: {"headers": _LOCATION_HEADER},
+        **problems(401, 403, 404, 409, 413, 429, 503),
+    },
 )
 async def retry_payment(
     order_id: OrderIdPath,
@@ -168,7 +175,10 @@ async def retry_payment(
     user: CurrentUser,
     pool: PoolDep,
     publisher: PublisherDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
+    await limiter.hit("payment-retry", user.user_id, settings.payment_retries_per_window)
     await orders.retry_payment(pool, publisher, user, order_id, body.payment_token)
     return _accepted(order_id, "Payment retry requested; stock is reserved again first.")
 
@@ -178,7 +188,7 @@ async def retry_payment(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=OrderCommandAccepted,
     summary="Change the shipping address, until a shipment is requested",
-    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 503)},
+    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 429, 503)},
 )
 async def change_order(
     order_id: OrderIdPath,
@@ -186,10 +196,13 @@ async def change_order(
     user: CurrentUser,
     pool: PoolDep,
     publisher: PublisherDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Accepted while the order is pending, reserved or waiting for a payment retry. Once its
     shipment is requested (it is paid), or later, the answer is 409. The order's
     ``shipping_address`` shows the new address once the saga has taken it."""
+    await limiter.hit("address-change", user.user_id, settings.address_changes_per_window)
     await orders.change_shipping_address(
         pool, publisher, user, order_id, body.shipping_address.to_contract()
     )

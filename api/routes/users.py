@@ -3,7 +3,7 @@ notification preferences."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 
 from api.deps import (
     ClientAddress,
@@ -23,6 +23,7 @@ from api.schemas.users import (
     LogoutRequest,
     PasswordChange,
     RefreshRequest,
+    RegistrationAccepted,
     TokenPair,
     UserCreate,
     UserPublic,
@@ -32,25 +33,32 @@ from api.services import notifications, users
 router = APIRouter(tags=["users"])
 
 
+# Registration never tells whether an email has an account: a new email gets one, a known one
+# is left as it was, and both get this answer (after the same work: a password hash). Whoever
+# owns the email signs in next; anyone else learns nothing they could not learn from sign-in.
+_REGISTERED = (
+    "Registration received: sign in with this email and password. If the email had an "
+    "account already, that account is unchanged and keeps its own password."
+)
+
+
 @router.post(
     "/users",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a customer account",
-    responses=problems(409, 413, 429, 503),
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Create a customer account (the answer does not say whether the email had one)",
+    responses=problems(413, 429, 503),
 )
 async def register(
     body: UserCreate,
-    response: Response,
     pool: PoolDep,
     hasher: HasherDep,
     limiter: LimiterDep,
     settings: SettingsDep,
     address: ClientAddress,
-) -> UserPublic:
+) -> RegistrationAccepted:
     await limiter.hit("registration", address, settings.registrations_per_window)
-    account = await users.register(pool, hasher, body.email, body.password, body.name)
-    response.headers["Location"] = "/users/me"
-    return account.public()
+    await users.register(pool, hasher, body.email, body.password, body.name)
+    return RegistrationAccepted(email=body.email, detail=_REGISTERED)
 
 
 @router.post(
@@ -68,8 +76,10 @@ async def login(
     settings: SettingsDep,
     address: ClientAddress,
 ) -> TokenPair:
-    # Per address and email: one client guessing one account's password is slowed down,
-    # without locking the account's owner out from elsewhere.
+    # Per address: one client spraying a password over many accounts. Per address and email:
+    # one client guessing one account's password, without locking the account's owner out
+    # from elsewhere. Both before the hash, so refused attempts cost no hasher slot.
+    await limiter.hit("login-address", address, settings.login_attempts_per_address_per_window)
     await limiter.hit("login", f"{address}|{body.email}", settings.login_attempts_per_window)
     account = await users.authenticate(pool, hasher, body.email, body.password)
     return await users.start_session(account, tokens, sessions)
@@ -107,7 +117,7 @@ async def me(user: CurrentUser, pool: PoolDep) -> UserPublic:
 @router.post(
     "/users/me/password",
     summary="Change the password; other sessions end, this one gets new tokens",
-    responses=problems(401, 404, 413, 503),
+    responses=problems(401, 404, 413, 429, 503),
 )
 async def change_password(
     body: PasswordChange,
@@ -116,7 +126,11 @@ async def change_password(
     hasher: HasherDep,
     tokens: TokensDep,
     sessions: SessionsDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> TokenPair:
+    # A stolen access token must not become unlimited guessing of the current password.
+    await limiter.hit("password-change", user.user_id, settings.password_changes_per_window)
     account = await users.change_password(
         pool, hasher, user.user_id, body.current_password, body.new_password
     )

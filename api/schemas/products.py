@@ -8,10 +8,18 @@ from typing import Annotated, Self, TypeAlias
 
 from pydantic import ConfigDict, Field, model_validator
 
-from api.schemas.common import Cents, CleanStr, Currency, RequestModel, ResponseModel, Sku
+from api.schemas.common import (
+    Cents,
+    CleanStr,
+    CleanText,
+    Currency,
+    RequestModel,
+    ResponseModel,
+    Sku,
+)
 
 Name: TypeAlias = Annotated[CleanStr, Field(min_length=1, max_length=200)]
-Description: TypeAlias = Annotated[CleanStr, Field(max_length=5000)]
+Description: TypeAlias = Annotated[CleanText, Field(max_length=5000)]
 Category: TypeAlias = Annotated[
     str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", examples=["kitchen"])
 ]

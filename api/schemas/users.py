@@ -46,6 +46,13 @@ class UserCreate(RequestModel):
     name: Annotated[CleanStr, Field(min_length=1, max_length=100)]
 
 
+class RegistrationAccepted(ResponseModel):
+    """The same answer whether the email was new or had an account already."""
+
+    email: str
+    detail: str
+
+
 class UserPublic(ResponseModel):
     user_id: str
     email: str

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from api.problems import Conflict, NotFound, Unauthorized
+from api.problems import NotFound, Unauthorized
 from api.schemas.users import TokenPair, UserPublic
 from api.security import AccessTokens, PasswordHasher, Role
 from api.sessions import SessionError, Sessions
@@ -57,8 +57,13 @@ async def register(
     password: str,
     name: str,
     role: Role = "customer",
-) -> Account:
-    """A new account; Conflict if the email is taken. Only the command line makes admins."""
+) -> Account | None:
+    """A new account, or None if the email has one already (which is left as it is).
+
+    The password is hashed either way, so that both cases take as long: the caller answers
+    them alike, and neither the answer nor its timing tells whether an email is registered.
+    Only the command line makes admins.
+    """
     password_hash = await hasher.hash(password)
     row = await pool.fetchrow(
         f"""
@@ -74,7 +79,8 @@ async def register(
         role,
     )
     if row is None:
-        raise Conflict("An account with this email exists already; sign in instead.")
+        log.info("registration for an email that has an account; nothing changed")
+        return None
     return _account(row)
 
 
@@ -189,4 +195,7 @@ async def create_admin(
         return _account(row), False
     if password is None:
         raise ValueError(f"no account for {email}; a password is needed to create one")
-    return await register(pool, hasher, email, password, name, role="admin"), True
+    created = await register(pool, hasher, email, password, name, role="admin")
+    if created is None:  # registered in the meantime: promote that account
+        return await create_admin(pool, hasher, email, name, password=None)
+    return created, True

@@ -7,13 +7,34 @@ is removed; subscriptions someone else made on the same topic are left alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from re import Pattern
 from typing import Any
 
 from operators.specs import SubscriptionSpec
 
 PENDING = "PendingConfirmation"  # the ARN SNS shows until an http/email endpoint confirms
+
+
+def endpoint_refusal(
+    spec: SubscriptionSpec, protocols: Collection[str], patterns: Sequence[Pattern[str]]
+) -> str | None:
+    """Why this subscription may not be made here, or None. A queue of the resource's own
+    namespace (``queueRef``) needs its protocol allowed; a named endpoint must also match one
+    of ``patterns`` whole."""
+    if spec.protocol not in protocols:
+        allowed = ", ".join(sorted(protocols)) or "none"
+        return (
+            f"subscription {spec.name}: protocol {spec.protocol!r} is not allowed "
+            f"(allowed: {allowed}; operator setting SHOPSTREAM_OPERATOR_SNS_PROTOCOLS)"
+        )
+    if spec.endpoint is not None and not any(p.fullmatch(spec.endpoint) for p in patterns):
+        return (
+            f"subscription {spec.name}: endpoint {spec.endpoint!r} matches no allowed pattern "
+            "(operator setting SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS)"
+        )
+    return None
 
 
 def subscription_attributes(spec: SubscriptionSpec) -> dict[str, str]:

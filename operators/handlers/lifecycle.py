@@ -178,6 +178,7 @@ def register_kind(
             status |= {
                 "observedGeneration": context.generation,
                 "claimed": sorted(context.claimed),
+                "adopted": sorted(context.adopted),
                 "conditions": upsert(
                     context.status.get("conditions") or [], condition, datetime.now(UTC)
                 ),
@@ -231,6 +232,11 @@ def register_kind(
             context = await fresh_context(meta, logger, deleting=True)
             if context is None:
                 return
+            kept = specs.kept_on_delete(policy, context.claimed, context.adopted)
+            if kept:
+                # Adopted, and no deletionPolicy said otherwise: it was someone's before.
+                logger.info("adopted, so kept: %s", ", ".join(sorted(kept)))
+                context.claimed -= kept
             try:
                 gone = await reconciler.delete(context)
             except Refused as refused:

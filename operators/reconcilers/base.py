@@ -27,18 +27,27 @@ class Context:
     settings: Settings
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
     claimed: set[str] = field(default_factory=set)
+    # Of those, the ones that existed before and were taken over (spec.adopt).
+    adopted: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.claimed = set(self.status.get("claimed") or [])
+        self.adopted = set(self.status.get("adopted") or [])
 
-    async def claim(self, *items: str) -> None:
+    async def claim(self, *items: str, adopted: bool = False) -> None:
         """Record in the status, before acting, that these backend resources are ours: a
-        retry after a crash then knows them from resources someone else made."""
+        retry after a crash then knows them from resources someone else made. ``adopted``:
+        they existed before; deleting this resource keeps them unless its policy says so."""
         if set(items) <= self.claimed:
             return
         self.claimed |= set(items)
+        if adopted:
+            self.adopted |= set(items)
         await self.kube.patch_status(
-            self.plural, self.namespace, self.name, {"claimed": sorted(self.claimed)}
+            self.plural,
+            self.namespace,
+            self.name,
+            {"claimed": sorted(self.claimed), "adopted": sorted(self.adopted)},
         )
 
     async def aws_settings(self, ref: SecretRef) -> Settings:

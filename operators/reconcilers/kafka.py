@@ -131,7 +131,7 @@ class KafkaTopics:
             )
             actions = decisions.plan(spec, actual)
             if owner is not Ownership.OWNED:
-                await context.claim(claim)
+                await context.claim(claim, adopted=owner is Ownership.ADOPT)
             for action in actions:
                 await apply(kafka, action)
         return Outcome(

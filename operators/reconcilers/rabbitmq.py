@@ -165,19 +165,21 @@ class MqBindings:
                 (f"exchange {spec.exchange.name}", exchange is not None, exchange_claim),
                 *((f"queue {q.name}", q.name in queues, f"queue:{q.name}") for q in spec.queues),
             ]
-            to_claim = [
-                claim
+            owners = [
+                (claim, ownership(what, exists, claim in context.claimed, managed.adopt))
                 for what, exists, claim in claims
-                if ownership(what, exists, claim in context.claimed, managed.adopt)
-                is not Ownership.OWNED
             ]
             actions = decisions.plan(spec, exchange, queues, bindings, owned_queues)
-            await context.claim(*to_claim)
+            await context.claim(*(claim for claim, owner in owners if owner is Ownership.CREATE))
+            await context.claim(
+                *(claim for claim, owner in owners if owner is Ownership.ADOPT), adopted=True
+            )
             for action in actions:
                 await rabbit.apply(action)
         dropped = {f"queue:{a.name}" for a in actions if isinstance(a, decisions.DeleteQueue)}
         if dropped:
             context.claimed -= dropped  # written with the rest of the status
+            context.adopted -= dropped
         return Outcome(
             status={},
             changes=[action.describe() for action in actions],

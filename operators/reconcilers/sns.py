@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from operators import specs
 from operators.decisions import sns as decisions
 from operators.decisions.ownership import Ownership, ownership
+from operators.problems import Refused
 from operators.reconcilers.aws import client
 from operators.reconcilers.base import Context, Outcome
 
@@ -43,6 +44,14 @@ class SnsTopics:
     async def reconcile(self, context: Context) -> Outcome:
         spec = specs.sns_topic(context.name, context.spec)
         managed = specs.management(context.namespace, context.spec)
+        for asked in spec.subscriptions:
+            refusal = decisions.endpoint_refusal(
+                asked,
+                context.settings.operator_sns_protocols,
+                context.settings.operator_sns_endpoint_patterns,
+            )
+            if refusal is not None:
+                raise Refused("EndpointNotAllowed", refusal)
         wanted = [
             decisions.Wanted(
                 sub.name,
@@ -71,7 +80,7 @@ class SnsTopics:
                 managed.adopt,
             )
             if owner is not Ownership.OWNED:
-                await context.claim(claim)
+                await context.claim(claim, adopted=owner is Ownership.ADOPT)
             if arn is None:
                 attributes = {"FifoTopic": "true"} if spec.fifo else {}
                 created = await sns.create_topic(

@@ -65,7 +65,7 @@ class SqsQueues:
             )
             actions = decisions.plan(spec, attributes, actual)
             if owner is not Ownership.OWNED:
-                await context.claim(claim)
+                await context.claim(claim, adopted=owner is Ownership.ADOPT)
             for action in actions:
                 match action:
                     case decisions.CreateQueue(name, create):

@@ -21,14 +21,13 @@ derived envelope as ``streams.domain.payments.simulate_charge`` and ``simulate_r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
 import traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeAlias, TypeVar, assert_never
@@ -303,13 +302,15 @@ class LambdaContext:
 
 
 class LocalLambdaInvoker(_RetryingInvoker):
-    """Runs the handler in this process on a worker thread, as Lambda would run it: a fresh
+    """Runs the handler in this process on a pool of threads, as Lambda would run it: a fresh
     JSON copy of the event, a Lambda-like context, the settings' timeout, a JSON answer, and
-    an exception turned into Lambda's error shape.
+    an exception turned into Lambda's error shape. The pool's size is the function's
+    concurrency (``payment_function_concurrency``, Lambda's reserved concurrency): calls past
+    it wait for a free thread, and no thread is started per call.
 
-    A timed-out handler cannot be stopped (Lambda would end its sandbox); its thread runs on
-    as a daemon and its answer is dropped. The provider's idempotency covers the retry that
-    overlaps it."""
+    A timed-out handler cannot be stopped (Lambda would end its sandbox); it keeps its thread
+    until it returns, and its answer is dropped. The provider's idempotency covers the retry
+    that overlaps it."""
 
     def __init__(
         self,
@@ -322,6 +323,10 @@ class LocalLambdaInvoker(_RetryingInvoker):
         super().__init__(settings, wait=wait, sleep=sleep)
         self._handler = handler or PaymentFunction.from_environment(function_environment(settings))
         self._timeout_s = settings.payment_timeout_s
+        self._threads = ThreadPoolExecutor(
+            max_workers=settings.payment_function_concurrency,
+            thread_name_prefix="payment-function",
+        )
         self._function_name = settings.payment_function_name
         self._arn = (
             f"arn:aws:lambda:{settings.aws_region}:000000000000:function:"
@@ -331,15 +336,9 @@ class LocalLambdaInvoker(_RetryingInvoker):
     async def _invoke(self, payload: dict[str, Any]) -> bytes:
         context = self._context()
         event = json.loads(json.dumps(payload))
-        loop = asyncio.get_running_loop()
-        answered: asyncio.Future[tuple[bytes, bool]] = loop.create_future()
-        thread = threading.Thread(
-            target=_run_handler,
-            args=(self._handler, event, context, loop, answered),
-            name=f"payment-function-{context.aws_request_id}",
-            daemon=True,
+        answered = asyncio.get_running_loop().run_in_executor(
+            self._threads, _run_handler, self._handler, event, context
         )
-        thread.start()
         try:
             raw, failed = await asyncio.wait_for(answered, self._timeout_s)
         except TimeoutError:
@@ -367,15 +366,9 @@ class LocalLambdaInvoker(_RetryingInvoker):
         )
 
 
-def _run_handler(
-    handler: Handler,
-    event: Any,
-    context: LambdaContext,
-    loop: asyncio.AbstractEventLoop,
-    answered: asyncio.Future[tuple[bytes, bool]],
-) -> None:
-    """On the worker thread: call the handler, serialise its answer or its exception."""
-    result: tuple[bytes, bool]
+def _run_handler(handler: Handler, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
+    """On a pool thread: call the handler; its answer serialised, or its exception in
+    Lambda's error shape (``True``: the invocation failed)."""
     try:
         answer = handler(event, context)
     except Exception as exception:
@@ -387,21 +380,12 @@ def _run_handler(
             error_type=error.error_type,
             error_message=error.error_message,
         )
-        result = (json.dumps(error.as_payload()).encode(), True)
-    else:
-        try:
-            result = (json.dumps(answer).encode(), False)
-        except (TypeError, ValueError) as exception:
-            error = LambdaError("Runtime.MarshalError", f"Unable to marshal response: {exception}")
-            result = (json.dumps(error.as_payload()).encode(), True)
-    # The loop may be gone if this answer came too late for anyone to wait for it.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_settle, answered, result)
-
-
-def _settle(answered: asyncio.Future[tuple[bytes, bool]], result: tuple[bytes, bool]) -> None:
-    if not answered.done():  # done: timed out and cancelled
-        answered.set_result(result)
+        return json.dumps(error.as_payload()).encode(), True
+    try:
+        return json.dumps(answer).encode(), False
+    except (TypeError, ValueError) as exception:
+        error = LambdaError("Runtime.MarshalError", f"Unable to marshal response: {exception}")
+        return json.dumps(error.as_payload()).encode(), True
 
 
 # --- aws: Lambda's Invoke API ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import faust
 
-from streams.agents.processing import Outcome, applied
+from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, table
 from streams.contract import (
     AdjustStock,
@@ -21,14 +21,14 @@ from streams.contract import (
     ReserveStock,
 )
 from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
-from streams.topics import INVENTORY_COMMANDS, INVENTORY_STOCK
+from streams.topics import INVENTORY_COMMANDS, STOCK_TABLE
 
-stock_table = table("stock")
+stock_table = table(STOCK_TABLE)
+stocks = StagedTable(stock_table, Stock.model_validate_json)
 
 
 def load(sku: str) -> Stock:
-    raw = stock_table.get(sku.encode())
-    return Stock(sku=sku) if raw is None else Stock.model_validate_json(raw)
+    return stocks.get(sku.encode()) or Stock(sku=sku)
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -40,19 +40,13 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         return Outcome(refused=refusal.reason)
     if answer is None:
         return Outcome(duplicate=True)
-    row = stock.model_dump_json().encode()
-
-    def store() -> None:
-        stock_table[stock.sku.encode()] = row
-
-    # The snapshot goes out with the answer: the stock read model is built from it.
-    snapshot_sent = await channels.topic(INVENTORY_STOCK).send(
-        key=stock.sku.encode(), value=row, force=True
-    )
-    return Outcome(events=[answer], store=store, pending=[snapshot_sent])
+    key, row = stock.sku.encode(), stock.model_dump_json().encode()
+    # Stored once the answer is acknowledged; its changelog is what the stock read model follows.
+    stocks.stage(key, stock, row)
+    return Outcome(events=[answer])
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")
 async def inventory_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("inventory", stream.events(), channels, apply):
+    async for result in applied("inventory", stream, channels, apply, [stocks]):
         yield result

@@ -1,23 +1,23 @@
 """The notification agent: customer-facing order events become notifications on SNS.
 
 It reads the saga's verdicts (``orders.status``) and the refunds (``payments.events``), asks
-the domain whether the customer hears of the event, looks up the order (the status
-projection) and the recipient with their preferences (the gateway's tables), and publishes one
-SNS message per channel. It keeps no table: the notification ids derive from the event id, so
-a redelivered event publishes the same notifications again and delivery drops the copies.
+the domain whether the customer hears of the event, looks up the order and the recipient with
+their preferences (the gateway's tables), and publishes one SNS message per channel. It keeps
+no table: the notification ids derive from the event id, so a redelivered event publishes the
+same notifications again and delivery drops the copies.
 
-The order's read model is fed by another agent and may lag the event by a moment: the agent
-waits for it (``summary_ready``) up to ``notification_read_model_wait_s``, then dead-letters
-the event with the reason.
+The order is the saga's own row: this agent runs in the saga's workers (the settings refuse
+the notifications role without the saga), and the row of an order lives on the worker that
+reads its events, since every order-keyed topic is partitioned alike. The orders agent stages
+the row before it sends the events of the same decision, so the row is there, at least as new
+as the event, when the event arrives: no read model is waited for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 
-import asyncpg
 import faust
 
 from shopstream.aws import aws_client
@@ -25,6 +25,7 @@ from shopstream.logs import get_logger
 from streams.adapters.notification_publisher import publish
 from streams.adapters.notification_topology import ensure_topic
 from streams.agents.database import database
+from streams.agents.orders import load
 from streams.agents.processing import Outcome, consume
 from streams.app import app, channels, settings
 from streams.contract import AnyEvent
@@ -34,24 +35,10 @@ from streams.domain.notifications import (
     notifications,
     summary_ready,
 )
-from streams.projections.notification_recipients import load_order, load_recipient
+from streams.projections.notification_recipients import load_recipient
 from streams.topics import ORDERS_STATUS, PAYMENTS_EVENTS
 
 log = get_logger(__name__)
-
-
-async def _order_when_ready(pool: asyncpg.Pool, event: AnyEvent) -> OrderSummary | None:
-    order_id = str(getattr(event, "order_id", ""))
-    deadline = time.monotonic() + settings.notification_read_model_wait_s
-    pause = 0.05
-    while True:
-        order = await load_order(pool, order_id)
-        if summary_ready(event, order):
-            return order
-        if time.monotonic() >= deadline:
-            return None
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 2.0)
 
 
 class _Publisher:
@@ -78,15 +65,10 @@ publisher = _Publisher()
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if not is_customer_facing(event):
         return Outcome()
+    order = order_summary(str(getattr(event, "order_id", "")))
+    if order is None or not summary_ready(event, order):
+        return Outcome(refused="the saga has no row for this order (or no tracking number yet)")
     pool = await database()
-    order = await _order_when_ready(pool, event)
-    if order is None:
-        return Outcome(
-            refused=(
-                "the order is not in the read model (or lacks its tracking number) after "
-                f"{settings.notification_read_model_wait_s:.0f}s"
-            )
-        )
     recipient = await load_recipient(pool, order.user_id)
     if recipient is None:
         log.info("no account for the order's user: nobody to notify", user_id=order.user_id)
@@ -98,6 +80,21 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     return Outcome()
 
 
+def order_summary(order_id: str) -> OrderSummary | None:
+    state = load(order_id)
+    if state is None:
+        return None
+    return OrderSummary(
+        order_id=state.order_id,
+        user_id=state.user_id,
+        lines=state.lines,
+        total_cents=state.total_cents,
+        currency=state.currency,
+        tracking_number=state.tracking_number,
+    )
+
+
 @app.agent(channels.source(ORDERS_STATUS, PAYMENTS_EVENTS), name="notifications")
 async def notification_agent(stream: faust.StreamT[bytes]) -> None:
-    await consume("notifications", stream.events(), channels, apply)
+    # Orders at once: each waits on PostgreSQL (the recipient) and SNS.
+    await consume("notifications", stream, channels, apply, keys_at_once=True)

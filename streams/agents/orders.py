@@ -13,32 +13,30 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
-from streams.agents.processing import Outcome, applied
+from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
 from streams.contract import AnyEvent, ReservationExpiryDue
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
 from streams.domain.order_status import OrderStatus
-from streams.projections.order_status import status_reason
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
-    ORDERS_STATE,
+    ORDERS_TABLE,
     PAYMENTS_EVENTS,
     SHIPPING_EVENTS,
-    STATUS_REASON_HEADER,
 )
 
 policy = SagaPolicy(
     reservation_ttl=timedelta(seconds=settings.reservation_ttl_s),
     max_shipping_attempts=settings.max_shipping_attempts,
 )
-orders_table = table("orders")
+orders_table = table(ORDERS_TABLE)
+orders = StagedTable(orders_table, OrderState.model_validate_json)
 _UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED})
 
 
 def load(order_id: str) -> OrderState | None:
-    raw = orders_table.get(order_id.encode())
-    return None if raw is None else OrderState.model_validate_json(raw)
+    return orders.get(order_id.encode())
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -48,22 +46,11 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if decision.duplicate or decision.state is None:
         return Outcome(duplicate=decision.duplicate)
     state = decision.state
-    snapshot = state.model_dump_json().encode()
-
-    def store() -> None:
-        orders_table[state.order_id.encode()] = snapshot
-        _track_deadline(state)
-
-    # The state snapshot goes out with the events (and is acknowledged with them, below):
-    # the read models are built from it.
-    reason = status_reason(decision.events)
-    snapshot_sent = await channels.topic(ORDERS_STATE).send(
-        key=state.order_id.encode(),
-        value=snapshot,
-        headers=[(STATUS_REASON_HEADER, reason.encode())] if reason else [],
-        force=True,
-    )
-    return Outcome(events=decision.events, store=store, pending=[snapshot_sent])
+    key = state.order_id.encode()
+    row = state.model_dump_json().encode()
+    # Stored once the events are acknowledged; its changelog is what the read models follow.
+    orders.stage(key, state, row)
+    return Outcome(events=decision.events, stored=lambda: _track_deadline(state))
 
 
 @app.agent(
@@ -71,7 +58,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     name="orders",
 )
 async def orders_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("orders", stream.events(), channels, apply):
+    async for result in applied("orders", stream, channels, apply, [orders]):
         yield result
 
 

@@ -23,7 +23,7 @@ from streams.adapters.payment_invoker import (
     refund_event,
 )
 from streams.adapters.payment_messages import Failed
-from streams.agents.processing import Outcome, applied
+from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
 from streams.contract import AnyEvent, EventBase, PaymentRequested, RefundRequested, decode, encode
 from streams.domain.payments import idempotency_key, refund_idempotency_key
@@ -31,6 +31,7 @@ from streams.topics import PAYMENTS_COMMANDS
 
 invoker = payment_invoker(settings)
 payments_table = table("payments")
+answers: StagedTable[EventBase] = StagedTable(payments_table, decode)
 
 
 async def _answer(
@@ -61,20 +62,17 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
             key = refund_idempotency_key(event.order_id, event.payment_id)
         case _:
             return Outcome(refused=f"the payments agent does not consume {event.type}")
-    if (answered := payments_table.get(key.encode())) is not None:
-        return Outcome(events=[decode(answered)], duplicate=True)
+    if (answered := answers.get(key.encode())) is not None:
+        return Outcome(events=[answered], duplicate=True)
     answer = await _answer(event, key, now)
     if isinstance(answer, str):
         return Outcome(refused=answer)
-    row = encode(answer)
-
-    def store() -> None:
-        payments_table[key.encode()] = row
-
-    return Outcome(events=[answer], store=store)
+    answers.stage(key.encode(), answer, encode(answer))
+    return Outcome(events=[answer])
 
 
 @app.agent(channels.source(PAYMENTS_COMMANDS), name="payments")
 async def payments_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("payments", stream.events(), channels, apply):
+    # Charges of different orders are asked for at once: each waits on the payment function.
+    async for result in applied("payments", stream, channels, apply, [answers], keys_at_once=True):
         yield result

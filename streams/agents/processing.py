@@ -1,23 +1,41 @@
-"""How every agent applies a record: decode, decide, publish, then store — or dead-letter.
+"""How every agent applies its records: a batch at a time, each decided, all published, one wait.
 
-The order of the last two steps is what keeps "nothing lost" under at-least-once delivery:
-outputs are acknowledged by Kafka before the table row that records the decision is written.
-A crash in between replays the record; the decision is made again from the old row, and the
-outputs carry the same derived ids, which their consumers dedupe.
+A batch is what the agent's queue holds when the agent comes back for more, up to
+``agent_batch_size`` records: at a trickle a record is a batch of its own and waits for no
+window; under load, records pile up while a batch is applied, and the next batch is larger.
+For each batch:
+
+1. every record is decoded and decided in turn. A decision's row is staged in the agent's
+   tables at once (``StagedTable``), so the next record of the same key is decided against
+   it: per-key order holds inside a batch as across batches;
+2. every output and every dead letter is handed to the producer, none awaited alone;
+3. the agent waits once for Kafka to acknowledge them all;
+4. the staged rows are stored in the tables (Faust writes them to their changelogs);
+5. the batch's records are acknowledged, so that their offsets may be committed. Faust flushes
+   its producer buffer, changelog rows included, before it commits offsets
+   (``streams.app.DrainingProducerBuffer``).
+
+A crash anywhere before step 5 replays the whole batch from the rows as they were before it:
+the decisions are made again, their outputs carry the same derived ids, and every consumer
+dedupes by id. That is what keeps "nothing lost" under at-least-once delivery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import faust
 import structlog
 
 from shopstream.logs import get_logger
-from shopstream.metrics import STREAM_EVENTS, STREAM_LATENCY
+from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
+from streams.app import settings
 from streams.channels import Channels
 from streams.contract import AnyEvent, ContractError, EventBase, decode
 
@@ -26,47 +44,198 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What applying one record led to. ``store`` runs after ``events`` are acknowledged."""
+    """What applying one record led to. ``stored`` runs once the batch's rows are stored."""
 
     events: Sequence[EventBase] = ()
-    store: Callable[[], None] | None = None
+    stored: Callable[[], None] | None = None
     duplicate: bool = False
     refused: str | None = None
-    # Deliveries already under way (sent by ``apply`` itself), awaited with ``events``.
-    pending: Sequence[Awaitable[object]] = field(default_factory=tuple)
 
 
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
+Row = TypeVar("Row")
+
+
+class StagedTable(Generic[Row]):
+    """A table as a batch in progress sees it: rows decided in this batch and not stored yet
+    shadow the table's own, and reach the table only when ``store`` is called, after the
+    batch's outputs are acknowledged. A staged row is kept decoded, so a key that comes up
+    again in the batch is not parsed again.
+
+    Faust finds a row's partition (its RocksDB instance, its changelog partition) from the
+    event being processed, so each row is read and written while the record that keyed it
+    is the stream's current event (``in_record``)."""
+
+    def __init__(
+        self, table: faust.types.TableT[bytes, bytes], parse: Callable[[bytes], Row]
+    ) -> None:
+        self.table = table
+        self.parse = parse
+        self._staged: dict[bytes, tuple[Row, bytes, faust.EventT[bytes]]] = {}
+
+    def get(self, key: bytes) -> Row | None:
+        if (staged := self._staged.get(key)) is not None:
+            return staged[0]
+        raw = self.table.get(key)
+        return None if raw is None else self.parse(raw)
+
+    def stage(self, key: bytes, row: Row, raw: bytes) -> None:
+        """``row`` for ``key``, and ``raw``, its bytes as the table keeps them."""
+        record = faust.current_event()
+        if record is None:
+            raise RuntimeError("a row can only be staged while a record is being applied")
+        self._staged[key] = (row, raw, record)
+
+    def store(self, stream: faust.StreamT[bytes]) -> None:
+        for key, (_, raw, record) in self._staged.items():
+            in_record(stream, record)
+            self.table[key] = raw
+        self._staged.clear()
+
+    def discard(self) -> None:
+        self._staged.clear()
+
+
+def in_record(stream: faust.StreamT[bytes], record: faust.EventT[bytes]) -> None:
+    """Make ``record`` the stream's current event: the one whose partition tables use."""
+    # Faust sets it as it hands out each record; a batch is handed out whole, then applied.
+    cast(faust.Stream[bytes], stream)._set_current_event(record)
+
+
+async def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[list[faust.EventT[bytes]]]:
+    """The stream's records in batches: what is queued when the agent asks, up to
+    ``agent_batch_size``. A batch's records are acknowledged when the next batch is asked
+    for, that is once the caller has applied it."""
+    limit = settings.agent_batch_size
+    queue = stream.channel.queue  # type: ignore[attr-defined]
+    stream.enable_acks = False
+    batch: list[faust.EventT[bytes]] = []
+    async for record in stream.events():
+        batch.append(record)
+        if len(batch) < limit and not queue.empty():
+            continue
+        yield batch
+        for done in batch:
+            await stream.ack(done)
+        batch = []
 
 
 async def applied(
-    agent: str, records: AsyncIterable[faust.EventT[bytes]], channels: Channels, apply: Apply
+    agent: str,
+    stream: faust.StreamT[bytes],
+    channels: Channels,
+    apply: Apply,
+    tables: Sequence[StagedTable[Any]] = (),
+    *,
+    keys_at_once: bool = False,
 ) -> AsyncIterator[str]:
-    """Apply each record in turn, yielding what became of it once it is fully handled.
+    """Apply the stream's records a batch at a time, yielding what became of each record
+    (``applied``, ``duplicate``, ``dead_lettered``) once its batch is fully handled.
 
-    An agent yields these on: Faust then reports each record as done only after its outputs
-    are acknowledged and its row stored, which is what ``agent.test_context().put`` waits for.
+    ``keys_at_once``: the records of different keys are decided concurrently (each key's in
+    order), for an agent whose decisions wait on a remote call, such as a charge.
+
+    An agent yields these on: Faust then reports each record as done only after the outputs
+    are acknowledged and the rows stored, which is what ``agent.test_context().put`` waits for.
     """
-    async for record in records:
-        yield await apply_record(agent, record.message, channels, apply)
+    async for batch in batches(stream):
+        started = time.perf_counter()
+        try:
+            decided = await _decide_all(agent, stream, batch, apply, keys_at_once)
+            results = await _conclude(stream, batch, decided, channels, tables)
+        except BaseException:
+            # The agent stops here; the batch is replayed from the rows as they were.
+            for table in tables:
+                table.discard()
+            raise
+        STREAM_BATCH_SIZE.labels(agent).observe(len(batch))
+        STREAM_BATCH_DURATION.labels(agent).observe(time.perf_counter() - started)
+        for (kind, result), count in Counter(results).items():
+            STREAM_EVENTS.labels(agent, kind, result).inc(count)
+        for _, result in results:
+            yield result
 
 
 async def consume(
-    agent: str, records: AsyncIterable[faust.EventT[bytes]], channels: Channels, apply: Apply
+    agent: str,
+    stream: faust.StreamT[bytes],
+    channels: Channels,
+    apply: Apply,
+    tables: Sequence[StagedTable[Any]] = (),
+    *,
+    keys_at_once: bool = False,
 ) -> None:
-    async for _ in applied(agent, records, channels, apply):
+    async for _ in applied(agent, stream, channels, apply, tables, keys_at_once=keys_at_once):
         pass
 
 
-async def apply_record(
-    agent: str, message: faust.types.Message, channels: Channels, apply: Apply
-) -> str:
-    """Apply one record; return ``applied``, ``duplicate`` or ``dead_lettered``."""
-    started = time.perf_counter()
+Decided: TypeAlias = tuple[str, Outcome]  # the record's event type, and what to do
+
+
+async def _decide_all(
+    agent: str,
+    stream: faust.StreamT[bytes],
+    batch: Sequence[faust.EventT[bytes]],
+    apply: Apply,
+    keys_at_once: bool,
+) -> list[Decided]:
+    async def decide(record: faust.EventT[bytes]) -> Decided:
+        in_record(stream, record)
+        return await _decide(agent, record.message, apply)
+
+    if not keys_at_once:
+        return [await decide(record) for record in batch]
+    by_key: dict[bytes | None, list[int]] = {}
+    for position, record in enumerate(batch):
+        by_key.setdefault(record.message.key, []).append(position)
+    decided: dict[int, Decided] = {}
+
+    async def decide_in_turn(positions: list[int]) -> None:
+        # A task of its own (gather), so each key's current event is its own.
+        for position in positions:
+            decided[position] = await decide(batch[position])
+
+    await asyncio.gather(*(decide_in_turn(positions) for positions in by_key.values()))
+    return [decided[position] for position in range(len(batch))]
+
+
+async def _conclude(
+    stream: faust.StreamT[bytes],
+    batch: Sequence[faust.EventT[bytes]],
+    decided: Sequence[Decided],
+    channels: Channels,
+    tables: Sequence[StagedTable[Any]],
+) -> list[tuple[str, str]]:
+    """Publish every output, wait once for all, store the rows; returns each record's event
+    type and what became of it."""
+    deliveries: list[Awaitable[object]] = []
+    results: list[tuple[str, str]] = []
+    for record, (kind, outcome) in zip(batch, decided, strict=True):
+        if outcome.refused is not None:
+            deliveries.append(await channels.send_dead_letter(record.message, outcome.refused))
+            results.append((kind, "dead_lettered"))
+            continue
+        deliveries.extend(await channels.send(outcome.events))
+        results.append((kind, "duplicate" if outcome.duplicate else "applied"))
+    for delivery in deliveries:
+        await delivery
+    for table in tables:
+        table.store(stream)
+    for _, outcome in decided:
+        if outcome.stored is not None and outcome.refused is None:
+            outcome.stored()
+    return results
+
+
+async def _decide(agent: str, message: faust.types.Message, apply: Apply) -> tuple[str, Outcome]:
+    """Decode and decide one record: its event type (``undecodable`` if it has none) and the
+    outcome, ``refused`` with the reason for a record to dead-letter."""
+    source = f"{message.topic}/{message.partition}/{message.offset}"
     try:
         event = decode(message.value or b"")  # a tombstone (no value) is no record of ours
     except ContractError as error:
-        return await _dead_letter(agent, "undecodable", message, channels, error.reason)
+        log.warning("dead-lettered", agent=agent, reason=error.reason, source=source)
+        return "undecodable", Outcome(refused=error.reason)
     context = {
         "trace_id": event.trace_id,
         "event_type": event.type,
@@ -79,29 +248,7 @@ async def apply_record(
             outcome = await apply(event, datetime.now(UTC))
         except Exception as error:
             log.exception("record could not be applied", agent=agent)
-            return await _dead_letter(
-                agent, event.type, message, channels, f"not applied: {error!r}"
-            )
+            outcome = Outcome(refused=f"not applied: {error!r}")
         if outcome.refused is not None:
-            return await _dead_letter(agent, event.type, message, channels, outcome.refused)
-        await channels.publish(outcome.events)
-        for delivery in outcome.pending:
-            await delivery
-        if outcome.store is not None:
-            outcome.store()
-        result = "duplicate" if outcome.duplicate else "applied"
-        STREAM_EVENTS.labels(agent, event.type, result).inc()
-        STREAM_LATENCY.labels(agent).observe(time.perf_counter() - started)
-        log.debug(result, agent=agent, produced=[e.type for e in outcome.events])
-        return result
-
-
-async def _dead_letter(
-    agent: str, kind: str, message: faust.types.Message, channels: Channels, reason: str
-) -> str:
-    await channels.dead_letter(message, reason)
-    STREAM_EVENTS.labels(agent, kind, "dead_lettered").inc()
-    log.warning(
-        "dead-lettered", agent=agent, reason=reason, source=f"{message.topic}/{message.partition}"
-    )
-    return "dead_lettered"
+            log.warning("dead-lettered", agent=agent, reason=outcome.refused, source=source)
+    return event.type, outcome

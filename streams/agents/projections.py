@@ -1,11 +1,14 @@
 """Read models, kept apart from the saga so that a slow database never holds an order up.
 
-- order status in PostgreSQL, from the saga's state snapshots on ``orders.state``;
-- stock levels in PostgreSQL, from the inventory's snapshots on ``inventory.stock``;
+- order status in PostgreSQL, from the changelog of the saga's orders table: each order's
+  latest state, the reason of its status included;
+- stock levels in PostgreSQL, from the changelog of the inventory's stock table;
 - order history in DynamoDB (the live-tracking timeline), from every order-keyed event.
 Every write is idempotent (a version guard, a check for ids already recorded), so a replay is
-harmless. A dependency that is down stalls its projection, retrying with backoff; nothing is
-skipped.
+harmless. The projections run in a consumer group of their own (the settings refuse them beside
+the saga): a worker reads its own tables' changelogs only to restore them, so the saga's
+workers could not follow them as streams. A dependency that is down stalls its projection,
+retrying with backoff; nothing is skipped.
 
 Records are written in batches (``projection_batch_size`` records or ``projection_batch_window_s``,
 whichever comes first): one statement or call per event cost more CPU than the saga itself.
@@ -33,20 +36,20 @@ from streams.projections.order_status import project_orders
 from streams.projections.stock import project_stocks
 from streams.topics import (
     INVENTORY_EVENTS,
-    INVENTORY_STOCK,
     ORDERS_EVENTS,
-    ORDERS_STATE,
     ORDERS_STATUS,
+    ORDERS_TABLE,
     PAYMENTS_EVENTS,
     SHIPPING_EVENTS,
-    STATUS_REASON_HEADER,
+    STOCK_TABLE,
+    changelog_topic,
 )
 
 # Connection trouble is waited out; anything else is a bug or bad data and is dead-lettered.
 _transient = retry_if_exception_type(
     (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError)
 )
-Snapshot = TypeVar("Snapshot", bound=BaseModel)
+Row = TypeVar("Row", bound=BaseModel)
 
 
 def _retrying() -> AsyncRetrying:
@@ -62,52 +65,43 @@ def _batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.Event
     )
 
 
-async def _project_snapshots(
+async def _project_rows(
     stream: faust.StreamT[bytes],
-    kind: type[Snapshot],
-    write: Callable[[asyncpg.Pool, list[tuple[Snapshot, faust.types.Message]]], Awaitable[None]],
+    kind: type[Row],
+    write: Callable[[asyncpg.Pool, list[Row]], Awaitable[None]],
 ) -> None:
     pool = await database()
     async for batch in _batches(stream):
-        snapshots = []
+        rows = []
         for record in batch:
             message = record.message
+            if message.value is None:
+                continue  # a row deleted from the table: nothing to project
             try:
-                snapshots.append((kind.model_validate_json(message.value or b""), message))
+                rows.append(kind.model_validate_json(message.value))
             except ValidationError as error:
                 await channels.dead_letter(message, f"not a {kind.__name__}: {error}")
-        if not snapshots:
+        if not rows:
             continue
         async for attempt in _retrying():
             with attempt:
-                await write(pool, snapshots)
+                await write(pool, rows)
 
 
-async def _write_orders(
-    pool: asyncpg.Pool, snapshots: list[tuple[OrderState, faust.types.Message]]
-) -> None:
-    await project_orders(pool, [(state, _reason(message)) for state, message in snapshots])
-
-
-def _reason(message: faust.types.Message) -> str | None:
-    reason = dict(message.headers or []).get(STATUS_REASON_HEADER)
-    return reason.decode() if reason else None
-
-
-async def _write_stocks(
-    pool: asyncpg.Pool, snapshots: list[tuple[Stock, faust.types.Message]]
-) -> None:
-    await project_stocks(pool, [stock for stock, _ in snapshots])
-
-
-@app.agent(channels.source(ORDERS_STATE), name="order-status-projection")
+@app.agent(
+    channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)),
+    name="order-status-projection",
+)
 async def order_status_projection(stream: faust.StreamT[bytes]) -> None:
-    await _project_snapshots(stream, OrderState, _write_orders)
+    await _project_rows(stream, OrderState, project_orders)
 
 
-@app.agent(channels.source(INVENTORY_STOCK), name="stock-level-projection")
+@app.agent(
+    channels.changelog(changelog_topic(settings.worker_app_id, STOCK_TABLE)),
+    name="stock-level-projection",
+)
 async def stock_level_projection(stream: faust.StreamT[bytes]) -> None:
-    await _project_snapshots(stream, Stock, _write_stocks)
+    await _project_rows(stream, Stock, project_stocks)
 
 
 @app.agent(

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shopstream.logs import get_logger
 from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
-from streams.agents.processing import Outcome, applied
+from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
 from streams.carrier_topology import correlation_id
 from streams.contract import (
@@ -37,7 +37,6 @@ from streams.contract import (
 from streams.domain.shipping import (
     LinkPolicy,
     Shipment,
-    Step,
     on_overdue,
     on_reply,
     on_request,
@@ -54,12 +53,12 @@ policy = LinkPolicy(
     retry_backoff=timedelta(seconds=settings.shipping_retry_backoff_s),
 )
 shipments_table = table("shipments")
+shipments = StagedTable(shipments_table, Shipment.model_validate_json)
 sender = RequestSender(settings)
 
 
 def _load(order_id: str, attempt: int) -> Shipment | None:
-    raw = shipments_table.get(row_key(order_id, attempt).encode())
-    return None if raw is None else Shipment.model_validate_json(raw)
+    return shipments.get(row_key(order_id, attempt).encode())
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
@@ -78,7 +77,10 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         return Outcome(refused=step.refused)
     if step.send and step.shipment is not None:
         await _send(step.shipment)
-    return Outcome(events=step.events, store=_storing(step), duplicate=step.duplicate)
+    if (shipment := step.shipment) is not None:
+        key = row_key(shipment.order_id, shipment.attempt).encode()
+        shipments.stage(key, shipment, shipment.model_dump_json().encode())
+    return Outcome(events=step.events, stored=_tracking(step.shipment), duplicate=step.duplicate)
 
 
 async def _send(shipment: Shipment) -> None:
@@ -91,23 +93,13 @@ async def _send(shipment: Shipment) -> None:
     log.info("shipment requested", attempt=shipment.attempt, sends=shipment.requests_sent)
 
 
-def _storing(step: Step) -> Callable[[], None] | None:
-    shipment = step.shipment
-    if shipment is None:
-        return None
-    key = row_key(shipment.order_id, shipment.attempt).encode()
-    row = shipment.model_dump_json().encode()
-
-    def store() -> None:
-        shipments_table[key] = row
-        _track(shipment)
-
-    return store
+def _tracking(shipment: Shipment | None) -> Callable[[], None] | None:
+    return None if shipment is None else lambda: _track(shipment)
 
 
 @app.agent(channels.source(SHIPPING_COMMANDS), name="shipping")
 async def shipping_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-    async for result in applied("shipping", stream.events(), channels, apply):
+    async for result in applied("shipping", stream, channels, apply, [shipments]):
         yield result
 
 

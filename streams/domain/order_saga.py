@@ -117,6 +117,9 @@ class OrderState(Record):
     order_id: Id
     user_id: Id
     status: OrderStatus
+    # Why the order is in its status (the reason of the change that brought it there): the
+    # read models show it.
+    status_reason: str | None = None
     lines: Lines
     total_cents: NonNegativeInt
     currency: Currency
@@ -258,6 +261,7 @@ def _placed(event: OrderPlaced, now: datetime, policy: SagaPolicy) -> _Step:
         trace_id=event.trace_id,
         reservation_expires_at=now + policy.reservation_ttl,
         updated_at=now,
+        status_reason="order placed",
     )
     created = OrderStatusChanged(
         order_id=state.order_id,
@@ -435,7 +439,7 @@ def _move(state: OrderState, target: OrderStatus, reason: str) -> _Step:
     changed = OrderStatusChanged(
         order_id=state.order_id, from_status=state.status, to_status=target, reason=reason
     )
-    return state.model_copy(update={"status": target}), [changed]
+    return state.model_copy(update={"status": target, "status_reason": reason}), [changed]
 
 
 def _reserve_all(state: OrderState) -> list[AnyEvent]:

@@ -1,8 +1,9 @@
 """The order status projection in PostgreSQL: the saga's OrderState as rows the gateways read.
 
-Writing. The status projection writes the orders agent's state snapshots, a batch at a time::
+Writing. The status projection writes the orders table's rows as its changelog brings them, a
+batch at a time::
 
-    await project_orders(pool, [(state, reason), ...])  # or project_order for one
+    await project_orders(pool, [state, ...])  # or project_order for one
 
 One statement per state (a batch is one round trip, atomic): an upsert of the order row
 guarded by ``version``, and, in the same statement, the order's lines. So a reader never sees
@@ -10,7 +11,8 @@ an order without its lines, a redelivered or reordered state never rolls a newer
 replaying the whole topic is harmless.
 
 ``created_at`` is the ``updated_at`` of the first state projected. The agent projects every
-state, and version 1 is the OrderPlaced decision, so that is the time the order was placed.
+state the changelog holds, and version 1 is the OrderPlaced decision, so that is the time the
+order was placed (compaction could only drop it for a projection days behind the saga).
 
 Reading. ``get_order`` and ``list_orders_for_user`` return small typed records; each is one
 query. Checking that the order belongs to the caller is the gateway's job (``user_id`` is
@@ -28,10 +30,8 @@ from pydantic import AwareDatetime, NonNegativeInt
 
 from streams.contract import (
     Address,
-    EventBase,
     OrderLine,
     OrderStatus,
-    OrderStatusChanged,
     Record,
 )
 from streams.domain.order_saga import OrderState
@@ -43,7 +43,6 @@ __all__ = [
     "list_orders_for_user",
     "project_order",
     "project_orders",
-    "status_reason",
 ]
 
 
@@ -160,37 +159,22 @@ LIMIT $2
 """  # noqa: S608 - only our own column list is interpolated
 
 
-def status_reason(events: Iterable[EventBase]) -> str | None:
-    """The reason of the last status change among a decision's events, if any.
-
-    Pass it to ``project_order`` with the decision's state: it is why the order is in the
-    status it is in.
-    """
-    reason = None
-    for event in events:
-        if isinstance(event, OrderStatusChanged):
-            reason = event.reason
-    return reason
-
-
-async def project_order(pool: asyncpg.Pool, state: OrderState, reason: str | None) -> bool:
+async def project_order(pool: asyncpg.Pool, state: OrderState) -> bool:
     """Write ``state`` if it is newer than what is stored; return whether anything changed.
 
-    ``reason``: why the order is in ``state.status`` (see ``status_reason``); ``None`` when
-    this state did not change the status, which keeps the stored reason.
+    A state without a ``status_reason`` (a row from before the saga kept one) keeps the
+    reason stored.
     """
-    written = await pool.fetchval(_PROJECT, *_arguments(state, reason))
+    written = await pool.fetchval(_PROJECT, *_arguments(state))
     return bool(written)
 
 
-async def project_orders(
-    pool: asyncpg.Pool, states: Iterable[tuple[OrderState, str | None]]
-) -> None:
-    """``project_order`` for each (state, reason) in turn, in one round trip and atomically."""
-    await pool.executemany(_PROJECT, [_arguments(state, reason) for state, reason in states])
+async def project_orders(pool: asyncpg.Pool, states: Iterable[OrderState]) -> None:
+    """``project_order`` for each state in turn, in one round trip and atomically."""
+    await pool.executemany(_PROJECT, [_arguments(state) for state in states])
 
 
-def _arguments(state: OrderState, reason: str | None) -> tuple[Any, ...]:
+def _arguments(state: OrderState) -> tuple[Any, ...]:
     lines: Sequence[OrderLine] = state.lines
     return (
         state.order_id,
@@ -203,7 +187,7 @@ def _arguments(state: OrderState, reason: str | None) -> tuple[Any, ...]:
         state.payment_id,
         state.paid_cents,
         state.refunded_cents,
-        reason,
+        state.status_reason,
         state.version,
         state.updated_at,
         [line.sku for line in lines],

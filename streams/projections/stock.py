@@ -1,4 +1,4 @@
-"""Stock levels in PostgreSQL, from the inventory's snapshots on ``inventory.stock``.
+"""Stock levels in PostgreSQL, from the changelog of the inventory's stock table.
 
 What the catalog shows ("only 2 left", "out of stock"). The inventory agent stays the only
 writer of stock; this is its read model, guarded by the snapshot's revision so that a replayed

@@ -32,6 +32,7 @@ from streams.publisher import ensure_topics
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
+    UNLIMITED,
     GatewayProcess,
     create_admin,
     eventually,
@@ -86,16 +87,19 @@ async def system(
     folder = tmp_path_factory.mktemp("storefront")
     timing = {"SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": SHIPPING_RETRY_BACKOFF_S}
     worker = IsolatedWorker(stack_settings, folder, name="e2e", **timing)
+    projector = worker.beside(["projections"])  # the read models the pages show
     # The carrier at the other end of the AMQP link, on the worker's prefix.
     carrier = IsolatedCarrier(worker, **timing)
     # Declared before the worker starts: a topic missing when its group assigns partitions
     # would leave that agent without any until the next rebalance.
     await ensure_topics(worker.settings)
     worker.start()
+    projector.start()
     carrier.start()
     gateway: GatewayProcess | None = None
     try:
         await worker.wait_web()
+        await projector.wait_web()
         await carrier.wait_ready()
         gateway = await asyncio.to_thread(
             start_gateway,
@@ -103,7 +107,7 @@ async def system(
             {
                 "SHOPSTREAM_TOPIC_PREFIX": worker.settings.topic_prefix,
                 "SHOPSTREAM_WORKER_APP_ID": worker.app_id,
-                "SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000",
+                **UNLIMITED,
             },
         )
         yield System(worker, carrier, gateway, worker.settings)
@@ -111,6 +115,7 @@ async def system(
         if gateway is not None:
             stop_gateway(gateway)
         worker.stop()
+        projector.stop()
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()
@@ -170,7 +175,7 @@ async def signed_in(rest: httpx.AsyncClient, email: str) -> Account:
 async def another_customer(rest: httpx.AsyncClient) -> Account:
     email = f"other-{uuid.uuid4().hex[:10]}@example.com"
     made = await rest.post("/users", json={"email": email, "password": PASSWORD, "name": "O"})
-    assert made.status_code == 201, made.text
+    assert made.status_code == 202, made.text
     return await signed_in(rest, email)
 
 

@@ -50,19 +50,13 @@ def gateway(stack_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Pat
         process.wait(timeout=30)
 
 
-def test_readyz_reports_every_dependency_healthy_with_its_latency(
+def test_readyz_answers_ready_over_the_real_stack_and_keeps_its_details_to_admins(
     gateway: tuple[str, Path],
 ) -> None:
     url, _ = gateway
     response = httpx.get(f"{url}/readyz", timeout=30)
-    body = response.json()
-    assert response.status_code == 200, body
-    assert body["status"] == "ready"
-    by_name = {dependency["name"]: dependency for dependency in body["dependencies"]}
-    assert set(by_name) == {"kafka", "postgres", "rabbitmq", "mqtt", "aws"}
-    for dependency in by_name.values():
-        assert dependency["ok"] is True
-        assert dependency["latency_ms"] > 0
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready"}  # details: tests/integration/api/test_readiness
 
 
 def test_unknown_path_and_wrong_method_answer_problem_json(gateway: tuple[str, Path]) -> None:

@@ -35,6 +35,21 @@ ADDRESS = {
 }
 
 
+# Registration and sign-in are limited per client address, and every test comes from
+# 127.0.0.1; the admin is one user across tests. The limits themselves are tested on gateways
+# of their own (test_deployments, test_limits).
+UNLIMITED = {
+    f"SHOPSTREAM_{name}": "100000"
+    for name in (
+        "REGISTRATIONS_PER_WINDOW",
+        "LOGIN_ATTEMPTS_PER_ADDRESS_PER_WINDOW",
+        "ORDER_CANCELLATIONS_PER_WINDOW",
+        "PAYMENT_RETRIES_PER_WINDOW",
+        "ADDRESS_CHANGES_PER_WINDOW",
+    )
+}
+
+
 @dataclass
 class GatewayProcess:
     url: str
@@ -77,12 +92,7 @@ def stop_gateway(gateway: GatewayProcess) -> None:
 def gateway(
     stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
-    # Registration is limited per client address, and every test registers from 127.0.0.1;
-    # the limit itself is tested on an app of its own.
-    started = start_gateway(
-        tmp_path_factory.mktemp("gateway") / "gateway.log",
-        {"SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000"},
-    )
+    started = start_gateway(tmp_path_factory.mktemp("gateway") / "gateway.log", UNLIMITED)
     try:
         yield started
     finally:
@@ -142,7 +152,7 @@ async def register(client: httpx.AsyncClient, name: str = "Customer") -> Person:
     response = await client.post(
         "/users", json={"email": email, "password": PASSWORD, "name": name}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     return await sign_in(client, email)
 
 

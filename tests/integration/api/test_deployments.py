@@ -62,7 +62,7 @@ def test_registration_is_rate_limited_per_client_address(limited: TestClient) ->
         )
         for _ in range(3)
     ]
-    assert [answer.status_code for answer in answers] == [201, 201, 429]
+    assert [answer.status_code for answer in answers] == [202, 202, 429]
     refused = answers[-1]
     assert refused.headers["content-type"] == "application/problem+json"
     assert 0 < int(refused.headers["retry-after"]) <= 600

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
-from tests.integration.api.conftest import Person
+from tests.integration.api.conftest import ADDRESS, Person, order_body, place
 
 PROBLEM = "application/problem+json"
 
@@ -83,3 +84,46 @@ async def test_text_postgresql_cannot_store_is_a_422_not_a_500(client: httpx.Asy
     search = await client.get("/products", params={"q": "mug\u0000"})
     assert login.status_code == search.status_code == 422
     assert "NUL" in login.json()["detail"]
+
+
+async def test_a_control_character_in_any_order_text_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, customer: Person
+) -> None:
+    # It used to be accepted (202) and break the status projection later.
+    nul_name = order_body(("MUG-01", 1))
+    nul_name["shipping_address"] = {**ADDRESS, "name": "Ada\u0000Lovelace"}
+    placed = await place(client, customer, nul_name)
+    patched = await client.patch(
+        "/orders/ord_unknown",
+        json={"shipping_address": {**ADDRESS, "line1": "12 St James's\u001b[2J Square"}},
+        headers=customer.headers,
+    )
+    cancelled = await client.post(
+        "/orders/ord_unknown/cancel", json={"reason": "no\u0007"}, headers=customer.headers
+    )
+    for response, field in (
+        (placed, "body.shipping_address.name"),
+        (patched, "body.shipping_address.line1"),
+        (cancelled, "body.reason"),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert [error["location"] for error in response.json()["errors"]] == [field]
+        assert "control characters" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("card", ["4242424242424242", "4000 0566 5566 5556"])
+async def test_a_card_number_as_payment_token_is_refused_and_not_echoed(
+    client: httpx.AsyncClient, customer: Person, card: str
+) -> None:
+    placed = await place(client, customer, order_body(("MUG-01", 1), card=card))
+    retried = await client.post(
+        "/orders/ord_unknown/payment", json={"payment_token": card}, headers=customer.headers
+    )
+    for response in (placed, retried):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        problem = response.json()
+        assert [error["location"] for error in problem["errors"]] == ["body.payment_token"]
+        assert "send a provider token, never a card number" in problem["detail"]
+        assert card not in response.text

@@ -115,7 +115,7 @@ async def _admin_token(gateway: GatewayProcess, world: FuzzWorld) -> str:
         registered = await client.post(
             "/users", json={"email": email, "password": PASSWORD, "name": "Fuzz"}
         )
-        assert registered.status_code == 201, registered.text
+        assert registered.status_code == 202, registered.text
         # This world's database is the test's own: promoting here stands in for the command.
         connection = await asyncpg.connect(world.database_url)
         try:

@@ -108,8 +108,9 @@ def test_every_dead_letter_queue_and_every_consumed_topic_has_an_alarm() -> None
         if a["Namespace"] == "AWS/Kafka"
     }
     assert ("shopstream", "orders.events") in lagging
-    assert ("shopstream-projections", "orders.state") in lagging
-    assert ("shopstream", "orders.state") not in lagging  # only the projector reads it
+    # The projector follows the saga's tables through their changelogs; the saga never reads them.
+    assert ("shopstream-projections", "shopstream-orders-changelog") in lagging
+    assert ("shopstream", "shopstream-orders-changelog") not in lagging
 
 
 async def test_cloudwatch_takes_every_alarm(stack_settings: Settings, unique: str) -> None:

@@ -243,3 +243,16 @@ def test_helm_install_without_keda_or_messaging_and_an_upgrade(cluster: Cluster)
         "horizontalpodautoscaler.autoscaling/shop-shopstream-projector",
         "horizontalpodautoscaler.autoscaling/shop-shopstream-worker",
     ]
+
+
+@pytest.mark.parametrize("cluster_wide", ["false", "true"])
+def test_the_operator_reads_secrets_in_the_releases_namespace_only(
+    helm: Helm, cluster_wide: str
+) -> None:
+    documents = helm.template(KAFKA, f"operator.clusterWide={cluster_wide}")
+    for document in documents:
+        if document["kind"] not in {"Role", "ClusterRole"}:
+            continue
+        resources = {r for rule in document["rules"] for r in rule["resources"]}
+        if "secrets" in resources:
+            assert document["kind"] == "Role", document["metadata"]["name"]

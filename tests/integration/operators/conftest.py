@@ -31,6 +31,8 @@ from stack.process import port_is_free
 # that triggers it gets this long.
 BUILD_TIMEOUT_S = 40 * 60
 DRIFT_INTERVAL_S = 2.0
+# The SNS endpoints the tests' operator allows besides queues of the namespace (over https).
+ALLOWED_HOOKS = r"https://hooks[.]example[.]invalid/.*"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -141,9 +143,28 @@ def namespace(cluster: Cluster, stack_settings: Settings) -> Namespace:
                 "stringData": values,
             }
             for name, values in secrets.items()
-        )
+        ),
+        connection_secrets_binding(),
     )
     return space
+
+
+def connection_secrets_binding() -> dict[str, Any]:
+    """What a namespace grants the operator so that it may read its connection Secrets."""
+    name = "shopstream-operator-connection-secrets"
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": "shopstream-operator",
+                "namespace": "shopstream-system",
+            }
+        ],
+    }
 
 
 class Operator:
@@ -162,6 +183,8 @@ class Operator:
             **os.environ,
             **local_env(settings),
             "KUBECONFIG": str(cluster.operator_kubeconfig),
+            "SHOPSTREAM_OPERATOR_SNS_PROTOCOLS": json.dumps(["sqs", "https"]),
+            "SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS": json.dumps([ALLOWED_HOOKS]),
         }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None

@@ -5,6 +5,8 @@ shared with other tests and developers."""
 from __future__ import annotations
 
 import json
+import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +18,12 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shopstream.aws import aws_client
 from shopstream.settings import Settings
-from tests.integration.operators.conftest import DRIFT_INTERVAL_S, Namespace, Operator
+from tests.integration.operators.conftest import (
+    DRIFT_INTERVAL_S,
+    Namespace,
+    Operator,
+    connection_secrets_binding,
+)
 from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.stack
@@ -336,6 +343,133 @@ async def test_a_pre_existing_queue_is_refused_until_adopted_then_kept_and_recon
     adopted = await queue_attributes(stack_settings, name)
     assert adopted is not None
     assert (adopted["QueueUrl"], adopted["DelaySeconds"]) == (url, "2")
+    found = namespace.get("sqsqueues", name) or {}
+    assert found["status"]["adopted"] == [f"queue:{name}"]
+    assert "deletionPolicy" not in found["spec"]  # unset: the CRD fills in no default
+
+    # Deleting the resource that adopted it leaves the queue to whoever made it: without a
+    # deletionPolicy, taking a queue over does not mean being able to delete it.
+    namespace.kubectl("delete", f"sqsqueue/{name}", "--timeout=30s")
+    assert namespace.get("sqsqueues", name) is None
+    assert (await queue_attributes(stack_settings, name) or {}).get("QueueUrl") == url
+    async with aws_client(stack_settings, "sqs") as sqs:
+        await sqs.delete_queue(QueueUrl=url)
+
+
+async def test_a_queue_the_resource_created_is_deleted_with_it_when_no_policy_is_set(
+    namespace: Namespace, operator: Operator, stack_settings: Settings
+) -> None:
+    name = f"made-{namespace.suffix}"
+    namespace.apply(sqs_queue(name))
+    await until_ready(namespace, operator, "sqsqueues", name)
+    assert (namespace.get("sqsqueues", name) or {})["status"]["adopted"] == []
+    namespace.kubectl("delete", f"sqsqueue/{name}", "--timeout=30s")
+
+    async def queue_gone() -> bool:
+        return await queue_attributes(stack_settings, name) is None
+
+    await eventually(queue_gone, f"queue {name} deleted", explain=operator.log_tail)
+
+
+@pytest.fixture(scope="module")
+def other_namespace(namespace: Namespace) -> Namespace:
+    """Another tenant's namespace, with an AWS connection Secret the operator may read there."""
+    other = Namespace(f"{namespace.name}-other", namespace.cluster, namespace.suffix)
+    namespace.cluster.kubectl("create", "namespace", other.name)
+    secret = namespace.kubectl("get", "secret", "aws-connection", "-o", "json")
+    document = json.loads(secret)
+    other.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "aws-connection"},
+            "data": document["data"],
+        },
+        connection_secrets_binding(),
+    )
+    return other
+
+
+async def test_a_connection_secret_of_another_namespace_is_refused(
+    namespace: Namespace, other_namespace: Namespace, operator: Operator, stack_settings: Settings
+) -> None:
+    name = f"borrowed-{namespace.suffix}"
+    borrowed = {"name": "aws-connection", "namespace": other_namespace.name}
+    namespace.apply(resource("SqsQueue", name, {"connectionSecretRef": borrowed}))
+    condition = await until_ready(namespace, operator, "sqsqueues", name, status="False")
+    assert condition["reason"] == "InvalidSpec"
+    assert f"must be in this resource's own namespace ({namespace.name!r})" in condition["message"]
+    assert await queue_attributes(stack_settings, name) is None
+
+
+def test_the_operator_reads_secrets_only_where_a_namespace_grants_it(
+    namespace: Namespace,
+) -> None:
+    account = "system:serviceaccount:shopstream-system:shopstream-operator"
+
+    def can_read_secrets(where: str) -> str:
+        # kubectl answers "no" with exit status 1: not an error here.
+        answer = subprocess.run(
+            [
+                *("kubectl", f"--kubeconfig={namespace.cluster.kube.kubeconfig}"),
+                *("auth", "can-i", "get", "secrets", "-n", where, f"--as={account}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert answer.stdout.strip() in {"yes", "no"}, answer.stderr
+        return answer.stdout.strip()
+
+    assert can_read_secrets(namespace.name) == "yes"
+    assert can_read_secrets("kube-system") == "no"
+    assert can_read_secrets("shopstream-system") == "no"
+
+
+def sns_topic(name: str, *subscriptions: dict[str, Any]) -> dict[str, Any]:
+    spec = {"connectionSecretRef": {"name": "aws-connection"}, "subscriptions": list(subscriptions)}
+    return resource("SnsTopic", name, spec)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint", "why"),
+    [
+        ("https", "https://attacker.example.invalid/collect", "matches no allowed pattern"),
+        ("https", "https://hooks.example.invalid.attacker.example/x", "matches no allowed pattern"),
+        ("email", "someone@example.invalid", "protocol 'email' is not allowed"),
+        ("sqs", "arn:aws:sqs:us-east-1:999999999999:elsewhere", "matches no allowed pattern"),
+    ],
+    ids=["other host", "lookalike host", "email", "foreign queue"],
+)
+async def test_an_sns_subscription_outside_the_allow_list_is_refused_and_nothing_is_made(
+    namespace: Namespace,
+    operator: Operator,
+    stack_settings: Settings,
+    protocol: str,
+    endpoint: str,
+    why: str,
+) -> None:
+    name = f"leak-{protocol}-{uuid.uuid4().hex[:6]}"
+    namespace.apply(sns_topic(name, {"name": "out", "protocol": protocol, "endpoint": endpoint}))
+    condition = await until_ready(namespace, operator, "snstopics", name, status="False")
+    assert condition["reason"] == "EndpointNotAllowed"
+    assert why in condition["message"]
+    async with aws_client(stack_settings, "sns") as sns:
+        topics = (await sns.list_topics())["Topics"]
+    assert not [t for t in topics if t["TopicArn"].endswith(f":{name}")]
+
+
+async def test_an_sns_subscription_on_the_allow_list_is_made(
+    namespace: Namespace, operator: Operator, stack_settings: Settings
+) -> None:
+    name = f"hooked-{namespace.suffix}"
+    endpoint = "https://hooks.example.invalid/orders"
+    namespace.apply(sns_topic(name, {"name": "hook", "protocol": "https", "endpoint": endpoint}))
+    await until_ready(namespace, operator, "snstopics", name)
+    status = (namespace.get("snstopics", name) or {})["status"]
+    async with aws_client(stack_settings, "sns") as sns:
+        found = await sns.list_subscriptions_by_topic(TopicArn=status["topicArn"])
+    assert [(s["Protocol"], s["Endpoint"]) for s in found["Subscriptions"]] == [("https", endpoint)]
 
 
 async def test_an_operator_killed_midway_resumes_without_duplicates(

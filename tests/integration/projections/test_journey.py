@@ -19,7 +19,7 @@ from streams.contract import (
 )
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
 from streams.projections.history import DynamoDBClient, order_timeline, record_event
-from streams.projections.order_status import get_order, project_order, status_reason
+from streams.projections.order_status import get_order, project_order
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ async def test_a_delivered_order_reads_back_delivered_with_its_whole_story(
         state = decision.state
         # What the agent does per event: the state to PostgreSQL, the event and what it
         # caused to DynamoDB.
-        assert await project_order(pool, state, status_reason(decision.events))
+        assert await project_order(pool, state)
         for recorded in (event, *decision.events):
             await record_event(dynamodb, history_settings, recorded)
 

@@ -38,7 +38,7 @@ from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
 from streams.publisher import EventPublisher, layout
 from streams.testing import IsolatedCarrier, IsolatedWorker
-from streams.topics import DEAD_LETTERS, ORDERS_STATE
+from streams.topics import DEAD_LETTERS, ORDERS_TABLE, changelog_topic
 
 TABLES = ("orders", "stock", "payments", "shipments")
 
@@ -55,7 +55,8 @@ class Seen:
 
 @dataclass
 class Observer:
-    """Everything on the worker's topics and table changelogs, as it arrives."""
+    """Everything on the worker's topics and table changelogs, as it arrives. ``states``: each
+    order's latest row in the orders table, from its changelog."""
 
     worker: IsolatedWorker
     seen: list[Seen] = field(default_factory=list)
@@ -65,7 +66,7 @@ class Observer:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def changelog_topic(self, table: str) -> str:
-        return f"{self.worker.app_id}-{table}-changelog"
+        return changelog_topic(self.worker.app_id, table)
 
     async def run(self) -> None:
         settings = self.worker.settings
@@ -106,9 +107,9 @@ class Observer:
         if seen.topic.endswith("-changelog") and seen.key is not None and seen.value is not None:
             table = seen.topic.removeprefix(f"{self.worker.app_id}-").removesuffix("-changelog")
             self.changelogs[table][seen.key] = seen.value
-        elif seen.topic == prefix + ORDERS_STATE.name and seen.value is not None:
-            state = OrderState.model_validate_json(seen.value)
-            self.states[state.order_id] = state
+            if table == ORDERS_TABLE:
+                state = OrderState.model_validate_json(seen.value)
+                self.states[state.order_id] = state
         elif seen.value is not None and seen.topic != prefix + DEAD_LETTERS.name:
             try:
                 event = decode(seen.value)
@@ -157,6 +158,7 @@ class Saga:
     """A running worker, its observer and a publisher: what the journeys drive."""
 
     worker: IsolatedWorker
+    projector: IsolatedWorker
     observer: Observer
     publisher: EventPublisher
     carrier: IsolatedCarrier
@@ -235,16 +237,8 @@ class Saga:
 
 @asynccontextmanager
 async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
-    """One worker with every agent, and the carrier simulator."""
-    async with running_saga_in(settings, tmp_path, overrides, projections_apart=False) as saga:
-        yield saga
-
-
-@asynccontextmanager
-async def running_saga_in(
-    settings: Settings, tmp_path: Path, overrides: dict[str, str], *, projections_apart: bool
-) -> AsyncIterator[Saga]:
-    """``projections_apart``: the projections in a worker of their own, as the stack runs them."""
+    """A worker of the saga (and the notifications), a projector beside it for the read
+    models, and the carrier simulator: as the local stack runs them."""
     # A short backoff and reply timeout: the carrier simulator fails on purpose in some journeys
     # (and loses replies in others); deliveries are reported soon after dispatch.
     timing = {
@@ -254,25 +248,21 @@ async def running_saga_in(
         "SHOPSTREAM_CARRIER_DELIVERY_DELAY_S": "0.3",
     }
     worker = IsolatedWorker(settings, tmp_path, "saga-test", **(timing | overrides))
-    projections = None
-    if projections_apart:
-        projections = worker.with_roles(["saga", "notifications"]).beside(["projections"])
+    projector = worker.beside(["projections"])
     carrier = IsolatedCarrier(worker, **(timing | overrides))
     publisher = EventPublisher(worker.settings)
     await publisher.start()  # declares this run's topics
     worker.start()
-    if projections is not None:
-        projections.start()
+    projector.start()
     carrier.start()
     observer = Observer(worker)
     watching: asyncio.Task[None] | None = None
     try:
         await worker.wait_web()
-        if projections is not None:
-            await projections.wait_web()
+        await projector.wait_web()
         await carrier.wait_ready()
         watching = asyncio.create_task(observer.run())
-        saga = Saga(worker, observer, publisher, carrier)
+        saga = Saga(worker, projector, observer, publisher, carrier)
         # Consuming starts once the group has assigned partitions: a stocktake proves it.
         await saga.stock_up(f"probe-{uuid.uuid4().hex[:6]}", 1)
         yield saga
@@ -281,8 +271,7 @@ async def running_saga_in(
             watching.cancel()
         await publisher.stop()
         worker.stop()
-        if projections is not None:
-            projections.stop()
+        projector.stop()
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shopstream.settings import Settings
-from streams.contract import PaymentRequested, PaymentSucceeded
+from streams.contract import OrderStatusChanged, PaymentRequested, PaymentSucceeded
 from streams.domain.order_saga import OrderState
 from streams.projections.order_status import OrderDetail, get_order
 from streams.projections.stock import get_stock_levels
@@ -157,6 +160,84 @@ async def test_a_worker_killed_mid_batch_recovers_its_tables_and_finishes_every_
                 raise AssertionError(f"stock levels {levels} never matched the table {wanted}")
         finally:
             await pool.close()
+
+
+async def test_a_worker_killed_with_a_batch_in_flight_settles_every_acknowledged_order_once(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    """Orders placed in one burst reach the worker faster than it applies them, so it takes
+    them in batches of many, and a kill lands while a batch's outputs are on their way to
+    Kafka. Every order Kafka acknowledged reaches its final state, once: one charge, one status
+    change per status, every unit sold once."""
+    skus = [f"SKU-{uuid.uuid4().hex[:6]}" for _ in range(4)]
+    async with running_saga(stack_settings, tmp_path) as saga:
+        for sku in skus:
+            await saga.stock_up(sku, 200)
+        orders = [saga.order([(skus[index % len(skus)], 1)]) for index in range(600)]
+        await saga.publish(*orders)  # returns once Kafka has acknowledged every one
+        ids = [order.order_id for order in orders]
+
+        def paid() -> int:
+            settled = ("paid", "shipped", "delivered")
+            return sum(saga.observer.status(order_id) in settled for order_id in ids)
+
+        await saga.observer.until(lambda: paid() >= 60, timeout_s=120, what="60 paid")
+        batches = await _batch_sizes(saga.worker.metrics_url, "orders")
+        saga.worker.kill()
+        assert paid() < len(ids), "every order was paid before the kill"
+        assert batches.larger_than_one > 0, f"the orders agent took no batch of many: {batches}"
+        saga.worker.start(fresh_data=True)
+
+        def delivered() -> int:
+            return sum(saga.observer.status(order_id) == "delivered" for order_id in ids)
+
+        await saga.observer.until(
+            lambda: delivered() == len(ids), timeout_s=300, what="every order delivered"
+        )
+        dead_letters = layout(saga.settings).spec(DEAD_LETTERS).name
+        refused = [seen for seen in saga.observer.seen if seen.topic == dead_letters]
+        assert not refused, [dict(seen.headers)[DEAD_LETTER_REASON_HEADER] for seen in refused]
+        journey = ["pending", "reserved", "paid", "shipped", "delivered"]
+        for order_id in ids:
+            # Records sent again after the kill carry the ids they had: dedupe by id, and what
+            # is left is each status change once, in order.
+            changes = {
+                event.event_id: str(event.to_status)  # type: ignore[attr-defined]
+                for event in saga.observer.events_of(order_id, OrderStatusChanged)
+            }
+            assert list(changes.values()) == journey, f"{order_id}: {list(changes.values())}"
+            payments = {e.payment_id for e in saga.observer.events_of(order_id, PaymentSucceeded)}  # type: ignore[attr-defined]
+            assert len(payments) == 1, f"{order_id} charged as {payments}"
+        await saga.observer.until(
+            lambda: all(
+                (stock := saga.observer.stock(sku)) is not None
+                and (stock.on_hand, stock.reserved) == (200 - 150, 0)
+                for sku in skus
+            ),
+            what="every unit sold once",
+        )
+
+
+@dataclass(frozen=True)
+class BatchSizes:
+    batches: int
+    larger_than_one: int
+
+
+async def _batch_sizes(metrics_url: str, agent: str) -> BatchSizes:
+    """How many batches the agent applied, and how many held more than one record."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(metrics_url)).text
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    single = total = 0.0
+    for sample in families["shopstream_stream_batch_records"].samples:
+        if sample.labels.get("agent") != agent:
+            continue
+        if sample.name.endswith("_count"):
+            total = sample.value
+        elif sample.name.endswith("_bucket") and sample.labels.get("le") == "1.0":
+            single = sample.value
+    return BatchSizes(int(total), int(total - single))
 
 
 def _ordered_per_sku(skus: list[str], quantities: list[int]) -> list[int]:

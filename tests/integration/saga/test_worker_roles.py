@@ -1,5 +1,5 @@
 """The saga and its read models in two workers, as the local stack runs them: the projections
-in a worker (and consumer group) of their own."""
+in a worker (and consumer group) of their own, following the saga's table changelogs."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from streams.projections.history import order_timeline
 from streams.projections.order_status import get_order
 from streams.projections.stock import get_stock_levels
 from streams.publisher import layout
-from streams.topics import ORDERS_STATE, PAYMENTS_COMMANDS
+from streams.topics import ORDERS_TABLE, PAYMENTS_COMMANDS, changelog_topic
 from tests.integration.polling import eventually
-from tests.integration.saga.conftest import running_saga_in
+from tests.integration.saga.conftest import running_saga
 
 
 async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_saga(
     stack_settings: Settings, tmp_path: Path, sku: str
 ) -> None:
-    async with running_saga_in(stack_settings, tmp_path, {}, projections_apart=True) as saga:
+    async with running_saga(stack_settings, tmp_path) as saga:
         await saga.stock_up(sku, 5)
         order = await saga.place([(sku, 2)])
         await saga.reaches(order.order_id, "delivered")
@@ -54,10 +54,11 @@ async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_sa
         kinds = await eventually(history_delivered, "ShipmentDelivered in the history")
         assert kinds[0] == "OrderPlaced" and "ShipmentDelivered" in kinds, kinds
 
-        # The state snapshots were read by the projections' group, not by the saga's (each
-        # group commits what it read every few seconds).
+        # The orders table's changelog was read by the projections' group, not by the saga's
+        # (each group commits what it read every few seconds).
         topics = layout(saga.worker.settings)
-        snapshots, commands = topics.spec(ORDERS_STATE).name, topics.spec(PAYMENTS_COMMANDS).name
+        snapshots = changelog_topic(saga.worker.app_id, ORDERS_TABLE)
+        commands = topics.spec(PAYMENTS_COMMANDS).name
         saga_group, projections_group = saga.worker.app_id, f"{saga.worker.app_id}-projections"
         admin = AIOKafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_servers)
         await admin.start()

@@ -63,11 +63,21 @@ def test_a_path_can_have_a_larger_cap() -> None:
 
 
 def test_the_local_signing_key_is_refused_outside_local() -> None:
-    check_secret(Settings())  # fine on a developer's machine
-    with pytest.raises(RuntimeError, match="local default"):
+    check_secret(Settings(environment="local"))  # fine on a developer's machine
+    with pytest.raises(RuntimeError, match="local default in environment 'production'"):
         check_secret(Settings(environment="production"))
-    with pytest.raises(RuntimeError, match="at least 32 bytes"):
-        check_secret(Settings(environment="production", jwt_secret=SecretStr("short")))
+
+
+def test_an_unset_environment_fails_closed_on_the_local_signing_key() -> None:
+    with pytest.raises(RuntimeError, match="local default in an unset environment"):
+        check_secret(Settings(environment=None))
+    check_secret(Settings(environment=None, jwt_secret=SecretStr("k" * 32)))
+
+
+@pytest.mark.parametrize("environment", ["local", "production", None])
+def test_a_signing_key_under_32_bytes_is_refused_everywhere(environment: str | None) -> None:
+    with pytest.raises(RuntimeError, match="7 bytes long; it must be at least 32 bytes"):
+        check_secret(Settings(environment=environment, jwt_secret=SecretStr("short-1")))
 
 
 @pytest.mark.parametrize(

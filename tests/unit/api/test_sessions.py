@@ -30,8 +30,11 @@ def test_a_token_names_its_session_and_generation() -> None:
         lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
         lambda t: t + ".extra",
         lambda t: t.replace(".7.", ".seven."),
+        lambda t: t.replace(".7.", ".\u00b2."),  # a digit to str.isdigit, not to int()
+        lambda t: t.replace(".7.", ".\u0667."),  # an Arabic-Indic seven
+        lambda t: t.replace(".7.", ".+7."),
     ],
-    ids=["generation", "session", "signature", "shape", "number"],
+    ids=["generation", "session", "signature", "shape", "number", "superscript", "arabic", "sign"],
 )
 def test_an_edited_token_is_refused(edit: Callable[[str], str]) -> None:
     sessions = _sessions()

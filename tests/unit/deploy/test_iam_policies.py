@@ -21,7 +21,7 @@ IAM_ACTIONS: dict[tuple[str, str], str | None] = {
     ("sts", "GetCallerIdentity"): None,
 }
 # Actions IAM cannot scope to a resource (they act on the account), or SMS to a phone number.
-ANY_RESOURCE = {"sqs:ListQueues", "sns:ListTopics", "sns:Publish"}
+ANY_RESOURCE = {"sqs:ListQueues", "sns:ListTopics", "dynamodb:ListTables", "sns:Publish"}
 
 
 def _needed(call: AwsCall) -> str | None:

@@ -5,7 +5,7 @@ from shopstream.settings import REPO_ROOT, Settings
 from streams.adapters.notification_topology import queue_names
 from streams.carrier_topology import CarrierTopology
 from streams.contract import Channel
-from streams.topics import ORDERS_STATE, TOPICS
+from streams.topics import TOPICS, TopicSpec
 
 
 def test_the_committed_manifests_are_what_the_topics_generate() -> None:
@@ -21,7 +21,8 @@ def test_every_topic_is_declared_once_and_retained_on_delete() -> None:
 
 
 def test_a_compacted_topic_is_declared_compacted() -> None:
-    spec = declarations.kafka_topic(ORDERS_STATE)["spec"]
+    latest = TopicSpec("orders.latest", "order_id", compacted=True)
+    spec = declarations.kafka_topic(latest)["spec"]
     assert spec["config"] == {"cleanup.policy": "compact"}
 
 

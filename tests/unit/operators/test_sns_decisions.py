@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from operators.decisions.sns import (
     PENDING,
     Existing,
@@ -7,6 +11,7 @@ from operators.decisions.sns import (
     Subscribe,
     Unsubscribe,
     Wanted,
+    endpoint_refusal,
     plan_subscriptions,
     subscription_attributes,
 )
@@ -52,3 +57,43 @@ def test_a_subscription_dropped_from_the_spec_is_removed_only_if_it_was_ours() -
 
 def test_a_pending_confirmation_is_left_to_confirm() -> None:
     assert plan_subscriptions([wanted()], [existing(PENDING, RawMessageDelivery="false")], {}) == []
+
+
+ALLOWED = (re.compile(r"https://hooks[.]example[.]com/.*"),)
+
+
+def _subscription(
+    protocol: str, endpoint: str | None, queue: str | None = None
+) -> SubscriptionSpec:
+    return SubscriptionSpec("s", protocol, endpoint, queue, None, "MessageAttributes", False)
+
+
+def test_a_queue_of_the_namespace_is_allowed_by_its_protocol_alone() -> None:
+    assert endpoint_refusal(_subscription("sqs", None, "orders"), {"sqs"}, ()) is None
+
+
+@pytest.mark.parametrize(
+    ("subscription", "why"),
+    [
+        (_subscription("https", "https://hooks.example.com/x"), "protocol 'https' is not allowed"),
+        (_subscription("sqs", "arn:aws:sqs:us-east-1:1:theirs"), "matches no allowed pattern"),
+    ],
+)
+def test_by_default_only_queues_of_the_namespace_may_subscribe(
+    subscription: SubscriptionSpec, why: str
+) -> None:
+    assert why in (endpoint_refusal(subscription, {"sqs"}, ()) or "")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed"),
+    [
+        ("https://hooks.example.com/orders", True),
+        ("https://hooks.example.com.attacker.net/orders", False),  # the whole endpoint must match
+        ("https://attacker.net/?https://hooks.example.com/", False),
+        ("http://hooks.example.com/orders", False),
+    ],
+)
+def test_a_named_endpoint_must_match_an_allowed_pattern_whole(endpoint: str, allowed: bool) -> None:
+    refusal = endpoint_refusal(_subscription("https", endpoint), {"sqs", "https"}, ALLOWED)
+    assert (refusal is None) == allowed

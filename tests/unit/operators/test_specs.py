@@ -8,9 +8,33 @@ from operators.problems import Refused
 CONNECTION = {"connectionSecretRef": {"name": "aws"}}
 
 
-def test_management_defaults_to_delete_without_adoption_in_the_own_namespace() -> None:
+def test_management_leaves_the_policy_unset_without_adoption_in_the_own_namespace() -> None:
     managed = specs.management("shop", CONNECTION)
-    assert managed == specs.Management(specs.SecretRef("aws", "shop"), "delete", False)
+    assert managed == specs.Management(specs.SecretRef("aws", "shop"), None, False)
+    named = {"connectionSecretRef": {"name": "aws", "namespace": "shop"}}
+    assert specs.management("shop", named).connection == specs.SecretRef("aws", "shop")
+
+
+def test_a_connection_secret_in_another_namespace_is_refused() -> None:
+    foreign = {"connectionSecretRef": {"name": "aws", "namespace": "payments"}}
+    with pytest.raises(Refused) as refused:
+        specs.management("shop", foreign)
+    assert refused.value.reason == "InvalidSpec"
+    assert "must be in this resource's own namespace ('shop')" in refused.value.message
+
+
+CLAIMED = {"queue:made", "queue:taken"}
+ADOPTED = {"queue:taken"}
+
+
+def test_without_a_policy_what_was_adopted_is_kept_and_what_was_made_goes() -> None:
+    assert specs.kept_on_delete(None, CLAIMED, ADOPTED) == {"queue:taken"}
+    assert specs.kept_on_delete(None, CLAIMED, set()) == set()
+
+
+def test_an_explicit_policy_decides_for_everything_claimed() -> None:
+    assert specs.kept_on_delete("delete", CLAIMED, ADOPTED) == set()
+    assert specs.kept_on_delete("retain", CLAIMED, ADOPTED) == CLAIMED
 
 
 def test_a_resource_without_a_connection_is_invalid() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from shopstream.settings import Settings
 
@@ -26,6 +27,18 @@ def test_secrets_do_not_show_in_the_settings_repr() -> None:
     assert "shopstream:shopstream@" not in repr(Settings())
 
 
-def test_only_the_local_environment_is_local() -> None:
-    assert Settings(environment="local").is_local
-    assert not Settings(environment="production").is_local
+def test_the_projections_never_share_a_worker_with_the_saga() -> None:
+    # A worker reads its own tables' changelogs only to restore them, never as a stream.
+    with pytest.raises(ValidationError, match="projections role runs in a worker of its own"):
+        Settings(worker_roles=frozenset({"saga", "projections"}))
+
+
+def test_the_notifications_run_beside_the_saga_whose_rows_they_read() -> None:
+    with pytest.raises(ValidationError, match="notifications role runs only beside the saga"):
+        Settings(worker_roles=frozenset({"notifications"}))
+
+
+def test_only_a_named_environment_other_than_local_is_deployed() -> None:
+    assert Settings(environment="production").is_deployed
+    assert not Settings(environment="local").is_deployed
+    assert not Settings(environment=None).is_deployed

@@ -18,10 +18,10 @@ from streams.app import DrainingProducerBuffer, FlowControl, app, consumer_group
 
 
 def test_a_worker_that_runs_the_saga_is_in_the_sagas_group_whatever_else_it_runs() -> None:
-    every_role = Settings(worker_app_id="shop")
+    with_notifications = Settings(worker_app_id="shop")
     saga_alone = Settings(worker_app_id="shop", worker_roles=frozenset({"saga"}))
 
-    assert consumer_group(every_role) == consumer_group(saga_alone) == "shop"
+    assert consumer_group(with_notifications) == consumer_group(saga_alone) == "shop"
 
 
 def test_a_worker_without_the_saga_is_a_group_of_its_own_named_after_its_roles() -> None:

@@ -7,9 +7,12 @@ read back what an agent emitted, in the order it emitted it.
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 import pytest
 from faust.types.agents import AgentTestWrapperT
+from prometheus_client import REGISTRY
 from yarl import URL
 
 from streams.agents import MODULES, register
@@ -83,6 +86,19 @@ async def put(agent: AgentTestWrapperT, event: AnyEvent) -> str:
     result = agent.results[agent.processed_offset - 1]
     assert isinstance(result, str)
     return result
+
+
+async def until_processed(agent: AgentTestWrapperT, count: int, timeout_s: float = 5.0) -> None:
+    """Until the agent has yielded a result for ``count`` records (put with ``wait=False``)."""
+    processed = agent.new_value_processed  # notified at every result
+    async with asyncio.timeout(timeout_s), processed:
+        await processed.wait_for(lambda: agent.processed_offset >= count)
+
+
+def batch_count(agent: str) -> float:
+    """Batches the agent has applied in this process so far, from its metric."""
+    value = REGISTRY.get_sample_value("shopstream_stream_batch_records_count", {"agent": agent})
+    return value or 0.0
 
 
 def reason_of(dead_letter: faust.EventT[bytes]) -> str:

@@ -1,4 +1,4 @@
-"""The inventory agent under Faust's test context: its answers, snapshots and stock table."""
+"""The inventory agent under Faust's test context: its answers and stock table."""
 
 from __future__ import annotations
 
@@ -14,10 +14,16 @@ from streams.contract import (
     StockRejected,
     StockReleased,
     StockReserved,
+    encode,
 )
-from streams.domain.inventory import Stock
-from streams.topics import INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS, INVENTORY_STOCK
-from tests.unit.streams.agents.conftest import Sent, put, reason_of
+from streams.topics import INVENTORY_ADJUSTMENTS, INVENTORY_EVENTS
+from tests.unit.streams.agents.conftest import (
+    Sent,
+    batch_count,
+    put,
+    reason_of,
+    until_processed,
+)
 
 EXPIRES = datetime.now(UTC) + timedelta(minutes=15)
 
@@ -26,7 +32,7 @@ def reserve(order_id: str, quantity: int) -> ReserveStock:
     return ReserveStock(order_id=order_id, sku="MUG-01", quantity=quantity, expires_at=EXPIRES)
 
 
-async def test_a_reservation_within_stock_is_answered_reserved_snapshotted_and_stored(
+async def test_a_reservation_within_stock_is_answered_reserved_and_stored(
     sent: Sent,
 ) -> None:
     async with inventory_agent.test_context() as agent:
@@ -40,9 +46,6 @@ async def test_a_reservation_within_stock_is_answered_reserved_snapshotted_and_s
     assert (answer.order_id, answer.sku, answer.quantity) == ("ord-1", "MUG-01", 2)
     stored = load("MUG-01")
     assert (stored.on_hand, stored.reserved, stored.available) == (3, 2, 1)
-    # The last snapshot sent for the read model is the row stored.
-    snapshot = Stock.model_validate_json(sent.records(INVENTORY_STOCK)[-1].value)
-    assert snapshot == stored
 
 
 async def test_the_last_unit_goes_to_the_first_order_and_the_second_is_rejected(
@@ -117,3 +120,35 @@ async def test_bytes_outside_the_contract_are_dead_lettered_unchanged(sent: Sent
     [dead] = sent.dead_letters()
     assert (dead.key, dead.value) == (b"MUG-01", b"not json")
     assert reason_of(dead)
+
+
+async def test_a_batch_is_decided_in_order_against_its_own_rows_and_a_poison_record_is_set_aside(
+    sent: Sent,
+) -> None:
+    records = [
+        encode(AdjustStock(sku="MUG-01", set_to=2)),
+        encode(reserve("ord-1", 1)),
+        b'{"type": "ReserveStock", "sku": "MUG-01"',  # cut short: not JSON
+        encode(reserve("ord-2", 1)),
+        encode(reserve("ord-3", 1)),
+    ]
+    batches_before = batch_count("inventory")
+    async with inventory_agent.test_context() as agent:
+        # Queued before the agent runs: it takes them as one batch.
+        for record in records:
+            await agent.put(record, key=b"MUG-01", wait=False)
+        await until_processed(agent, len(records))
+        results = [agent.results[offset] for offset in range(len(records))]
+
+    assert results == ["applied", "applied", "dead_lettered", "applied", "applied"]
+    assert batch_count("inventory") == batches_before + 1
+    # ord-2 took the last unit the batch's own row had left, so ord-3 found none.
+    answers = [(event.type, event.key) for event in sent.events(INVENTORY_EVENTS)]
+    assert answers == [
+        ("StockReserved", "ord-1"),
+        ("StockReserved", "ord-2"),
+        ("StockRejected", "ord-3"),
+    ]
+    [poison] = sent.dead_letters()
+    assert poison.value == records[2] and "not JSON" in reason_of(poison)
+    assert load("MUG-01").available == 0
