@@ -80,22 +80,31 @@ def _alarm(name: str, description: str, **metric: Any) -> dict[str, Any]:
     }
 
 
+def _dead_letters_alarm(queue: str, what: str, **metric: Any) -> dict[str, Any]:
+    """Paged at the first dead letter: each one is something that needs a person."""
+    name = queue.removeprefix("sqs/").replace("/", "-")
+    return _alarm(
+        f"shopstream-dead-letters-{name}",
+        f"{queue} holds {what}: `shopstream dlq show {queue}`, then redrive",
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Threshold=1,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        **metric,
+    )
+
+
 def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
     found = []
     for channel in sorted(Channel):
         queue = f"{settings.notification_queue_prefix}{channel.value}-dlq"
         found.append(
-            _alarm(
-                f"shopstream-dead-letters-{queue}",
-                f"{queue} holds notifications that failed every delivery: `shopstream dlq "
-                f"show sqs/{queue}`, then redrive",
+            _dead_letters_alarm(
+                f"sqs/{queue}",
+                "notifications that failed every delivery",
                 Namespace="AWS/SQS",
                 MetricName="ApproximateNumberOfMessagesVisible",
                 Dimensions=[{"Name": "QueueName", "Value": queue}],
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                Threshold=1,
-                EvaluationPeriods=1,
-                DatapointsToAlarm=1,
             )
         )
     others = (
@@ -104,17 +113,12 @@ def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
     )
     for queue in others:
         found.append(
-            _alarm(
-                f"shopstream-dead-letters-{queue.replace('/', '-')}",
-                f"{queue} holds records that could not be processed: `shopstream dlq show "
-                f"{queue}`, then redrive",
+            _dead_letters_alarm(
+                queue,
+                "records that could not be processed",
                 Namespace=EMF_NAMESPACE,
                 MetricName="DeadLetters",
                 Dimensions=[{"Name": "Queue", "Value": queue}],
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-                Threshold=1,
-                EvaluationPeriods=1,
-                DatapointsToAlarm=1,
             )
         )
     by_group: dict[str, set[str]] = {}
