@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make run` and `make test`; the rest are their parts.
-.PHONY: run test stop install stack-up stack-down status logs lint format
+.PHONY: run test stop install stack-up stack-down status logs lint format image helm lambda aws
 
 install:  ## Debian packages and the Python environment (idempotent, cached)
 	@./stack/bootstrap.sh
@@ -13,11 +13,26 @@ stop:  ## stop everything `run` or `stack-up` started
 test: install stack-up lint  ## lint, type-check and every test against the real stack
 	@.venv/bin/pytest
 
+image: install  ## the container image, built with buildah (no daemon) on a local Debian base
+	@deploy/image/build-image.sh
+
+helm:  ## helm, built once from its Go module and cached
+	@stack/kube/build-helm.sh
+
+lambda: install  ## the payment function as a Lambda zip: build/lambda/payment-function.zip
+	@.venv/bin/python -c 'import pathlib, streams.adapters.payment_package as p; \
+	  print(p.build_package(pathlib.Path("build/lambda"), with_stripe=True))'
+
+aws: install  ## regenerate deploy/aws: the API Gateway import and the CloudWatch alarms
+	@.venv/bin/python -m shopstream.apigateway deploy/aws/apigateway
+	@.venv/bin/python -m shopstream.cloudwatch deploy/aws/cloudwatch
+
 lint:
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy
 	@.venv/bin/lint-imports
+	@.venv/bin/hadolint Dockerfile
 
 format:
 	@.venv/bin/ruff format .

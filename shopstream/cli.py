@@ -16,7 +16,7 @@ from shopstream import order_commands
 from shopstream.dead_letters import commands as dlq_commands
 from shopstream.dead_letters.watch import watch
 from shopstream.logs import configure_logging
-from shopstream.settings import get_settings
+from shopstream.settings import Settings, get_settings
 from stack import control
 from stack.apps import Gateway
 from stack.environment import use_local_stack
@@ -113,8 +113,20 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ops_settings() -> Settings:
+    """The settings of the operational commands (order, stock, dlq).
+
+    In a deployed environment (SHOPSTREAM_ENVIRONMENT=production, as the image sets it) they
+    talk to the real services with the default AWS credential chain (in EKS: the pod's IAM
+    role through its ServiceAccount); only locally do they point at the local stack (moto's
+    endpoint and its placeholder keys).
+    """
+    settings = get_settings()
+    return settings if settings.is_deployed else use_local_stack(settings)
+
+
 def _order_place(args: argparse.Namespace) -> int:
-    settings = use_local_stack(get_settings())
+    settings = _ops_settings()
     try:
         lines = [order_commands.parse_line(text) for text in args.line]
     except ValueError as error:
@@ -125,7 +137,7 @@ def _order_place(args: argparse.Namespace) -> int:
 
 
 def _stock_set(args: argparse.Namespace) -> int:
-    settings = use_local_stack(get_settings())
+    settings = _ops_settings()
     asyncio.run(order_commands.set_stock(settings, args.sku, args.on_hand))
     say(f"stock of {args.sku} set to {args.on_hand}")
     return 0
@@ -136,7 +148,7 @@ def _confirm(question: str) -> bool:
 
 
 def _dlq(args: argparse.Namespace) -> int:
-    settings = use_local_stack(get_settings())
+    settings = _ops_settings()
     try:
         match args.verb:
             case "list":

@@ -216,6 +216,8 @@ class Settings(BaseSettings):
     # ``shopstream dlq watch``: how often it counts every dead-letter queue, and its metrics port.
     dead_letter_watch_interval_s: float = 30.0
     dead_letter_watch_port: int = 26068
+    # Also log the figures in CloudWatch's embedded metric format (on in AWS, by the chart).
+    dead_letter_watch_emf: bool = False
 
     # Notifications.
     # SNS topic the notification agent publishes to; one SQS queue per channel subscribes to it
@@ -297,6 +299,13 @@ class Settings(BaseSettings):
     # match, e.g. SHOPSTREAM_OPERATOR_SNS_ENDPOINT_PATTERNS='["https://hooks[.]example[.]com/.*"]'.
     operator_sns_protocols: frozenset[str] = frozenset({"sqs"})
     operator_sns_endpoint_patterns: tuple[Pattern[str], ...] = ()
+
+    @property
+    def is_deployed(self) -> bool:
+        """Named as an environment other than the local one (staging, production, ...):
+        nothing may point at the local stack there. Unset is a developer's shell or a test,
+        where the local stack is the default."""
+        return self.environment not in (None, "local")
 
 
 @lru_cache(maxsize=1)

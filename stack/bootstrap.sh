@@ -14,6 +14,7 @@ APT_PACKAGES=(
   curl openssl procps iproute2
   etcd-server etcd-client         # kube-apiserver's store, for the operator's tests
   chromium                        # the storefront's browser tests (Playwright drives it)
+  buildah mmdebstrap podman runc  # the container image, built and run without a daemon
 )
 
 step() { printf 'shopstream: %s\n' "$*"; }

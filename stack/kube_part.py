@@ -1,7 +1,9 @@
-"""A Kubernetes API server (no nodes, no controllers) with its etcd, for the operator's tests.
+"""A Kubernetes API server (no nodes, no controllers) with its etcd, for the operator's and
+the Helm chart's tests.
 
 kube-apiserver is built once from the Go modules of k8s.io/kubernetes by
-``stack/kube/build-apiserver.sh`` and cached; etcd is Debian's. Both listen on loopback with
+``stack/kube/build-apiserver.sh`` and cached, and helm from helm.sh/helm/v4 by
+``stack/kube/build-helm.sh``; etcd is Debian's. Both listen on loopback with
 self-signed certificates, a token file and RBAC, and keep their state under ``.stack/kube``.
 
 What is missing without a controller-manager (tests must live with it): a deleted namespace
@@ -32,6 +34,9 @@ from stack.process import Daemon, require_free_ports, run_checked
 
 KUBE_VERSION = "v1.37.2"
 BUILD_SCRIPT = Path(__file__).resolve().parent / "kube" / "build-apiserver.sh"
+# helm, for the chart's checks and installs (charts/shopstream), built and cached the same way.
+HELM_VERSION = "v4.3.2"
+HELM_BUILD_SCRIPT = Path(__file__).resolve().parent / "kube" / "build-helm.sh"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # etcd must answer before kube-apiserver starts: the apiserver gives up on a store it cannot
 # reach while it sets up its storage, and then exits.
@@ -60,6 +65,10 @@ class Kube(Part):
     @property
     def binary(self) -> Path:
         return self.settings.cache_dir / "kube" / KUBE_VERSION / "kube-apiserver"
+
+    @property
+    def helm(self) -> Path:
+        return self.settings.cache_dir / "helm" / HELM_VERSION / "helm"
 
     @property
     def url(self) -> str:
@@ -200,29 +209,40 @@ class Kube(Part):
         _etcd()
         if shutil.which("openssl") is None:
             raise StackError("kube: `openssl` not found; install it: apt-get install openssl")
-        if self.binary.exists():
-            return
+        if not self.binary.exists():
+            self._build(
+                progress,
+                f"kube-apiserver {KUBE_VERSION} from Go modules, once (10-20 min",
+                BUILD_SCRIPT,
+                {"KUBE_VERSION": KUBE_VERSION},
+                self.binary,
+            )
+        if not self.helm.exists():
+            self._build(
+                progress,
+                f"helm {HELM_VERSION} from its Go module, once (4-8 min",
+                HELM_BUILD_SCRIPT,
+                {"HELM_VERSION": HELM_VERSION},
+                self.helm,
+            )
+
+    def _build(
+        self, progress: Progress, what: str, script: Path, env: dict[str, str], binary: Path
+    ) -> None:
         log = self.settings.state_dir / "logs" / "kube-build.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        progress(
-            f"building kube-apiserver {KUBE_VERSION} from Go modules, once (10-20 min on 2 "
-            f"cores; follow it in {log})"
-        )
+        progress(f"building {what} on 2 cores; follow it in {log})")
         with log.open("ab") as output:
             result = subprocess.run(
-                [str(BUILD_SCRIPT)],
+                [str(script)],
                 stdout=subprocess.DEVNULL,
                 stderr=output,
-                env={
-                    **os.environ,
-                    "KUBE_VERSION": KUBE_VERSION,
-                    "SHOPSTREAM_CACHE": str(self.settings.cache_dir),
-                },
+                env={**os.environ, **env, "SHOPSTREAM_CACHE": str(self.settings.cache_dir)},
                 check=False,
             )
-        if result.returncode != 0 or not self.binary.exists():
+        if result.returncode != 0 or not binary.exists():
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            raise StackError(f"kube: building kube-apiserver failed; {log} ends:\n{tail}")
+            raise StackError(f"kube: building {binary.name} failed; {log} ends:\n{tail}")
 
     def prepare(self, progress: Progress) -> None:
         self.home.chmod(0o700)  # holds the CA key and the admin token

@@ -5,11 +5,18 @@ each replica would report the same figures, and counting needs admin calls (SQS 
 consumer group's offsets) that have no place in a stream worker's loop. Queues found later
 (a new SQS dead-letter queue) are picked up on the next round; one that is gone stops being
 reported.
+
+With ``dead_letter_watch_emf`` (the chart turns it on in AWS) each round also logs every
+queue's figures in CloudWatch's embedded metric format: CloudWatch Logs turns those lines into
+the metrics ``DeadLetters`` and ``DeadLetterOldestAgeSeconds`` (namespace ``shopstream``, by
+``Queue``), which the alarms in deploy/aws/cloudwatch watch, with no agent to scrape anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any, Final
 
 from prometheus_client import start_http_server
 
@@ -20,6 +27,8 @@ from shopstream.metrics import DEAD_LETTER_OLDEST_AGE, DEAD_LETTERS_WAITING
 from shopstream.settings import Settings
 
 log = get_logger(__name__)
+
+EMF_NAMESPACE: Final = "shopstream"
 
 
 def export(summaries: list[Summary], previous: set[str]) -> set[str]:
@@ -34,8 +43,34 @@ def export(summaries: list[Summary], previous: set[str]) -> set[str]:
     return current
 
 
+def emf_record(summary: Summary, timestamp_ms: int) -> dict[str, Any]:
+    """One queue's figures as an embedded-metric-format record (the fields of a log line)."""
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": EMF_NAMESPACE,
+                    "Dimensions": [["Queue"]],
+                    "Metrics": [
+                        {"Name": "DeadLetters", "Unit": "Count"},
+                        {"Name": "DeadLetterOldestAgeSeconds", "Unit": "Seconds"},
+                    ],
+                }
+            ],
+        },
+        "Queue": summary.name,
+        "DeadLetters": summary.count,
+        "DeadLetterOldestAgeSeconds": summary.oldest_age_s or 0.0,
+    }
+
+
 async def count_once(settings: Settings, previous: set[str]) -> set[str]:
     summaries = [await queue.summary() for queue in await every_queue(settings)]
+    if settings.dead_letter_watch_emf:
+        now_ms = int(time.time() * 1000)
+        for summary in summaries:
+            log.info("dead letters counted", **emf_record(summary, now_ms))
     return export(summaries, previous)
 
 

@@ -36,3 +36,9 @@ def test_the_projections_never_share_a_worker_with_the_saga() -> None:
 def test_the_notifications_run_beside_the_saga_whose_rows_they_read() -> None:
     with pytest.raises(ValidationError, match="notifications role runs only beside the saga"):
         Settings(worker_roles=frozenset({"notifications"}))
+
+
+def test_only_a_named_environment_other_than_local_is_deployed() -> None:
+    assert Settings(environment="production").is_deployed
+    assert not Settings(environment="local").is_deployed
+    assert not Settings(environment=None).is_deployed

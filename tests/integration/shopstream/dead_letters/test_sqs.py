@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from shopstream.aws import aws_client
 from shopstream.dead_letters import commands
@@ -104,3 +105,18 @@ async def test_purge_empties_a_dead_letter_queue(isolated: Settings, queues: Que
     assert (await dead_letters.summary()).count == 0
     await count_once(isolated, set())
     assert REGISTRY.get_sample_value("shopstream_dead_letters", {"queue": queues.name}) == 0
+
+
+async def test_with_emf_on_the_watch_logs_each_queues_figures_for_cloudwatch(
+    isolated: Settings, queues: Queues
+) -> None:
+    await _poison(queues, '{"notify": "poison"}')
+    emf = isolated.model_copy(update={"dead_letter_watch_emf": True})
+    with capture_logs() as logged:
+        await count_once(emf, set())
+    [line] = [entry for entry in logged if entry.get("Queue") == queues.name]
+    assert line["DeadLetters"] == 1 and line["DeadLetterOldestAgeSeconds"] >= 0
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "shopstream"
+    with capture_logs() as quiet:
+        await count_once(isolated, set())
+    assert not [entry for entry in quiet if "_aws" in entry]
