@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every process of shopstream; the first argument names the role:
-#   gateway | worker [saga notifications projections] | projector | delivery [channels]
+#   gateway | worker [saga notifications] | projector | delivery [channels]
 #   carrier-simulator | dlq-watch | operator [args] | migrate
 # Build: `make image` (buildah, no daemon). BASE is any Debian 12: `make image` passes the
 # mmdebstrap-made local one, elsewhere debian:bookworm-slim serves.
