@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     # batch, its rows stored after them (streams.agents.processing).
     agent_batch_size: int = 500
     # How long a fetch waits at the broker for records to arrive. Faust's 1.5 s held records
-    # of partitions with data back while a fetch for quiet ones was pending.
-    worker_fetch_max_wait_s: float = 0.01
+    # of partitions with data back while a fetch for quiet ones was pending; much less than
+    # 0.1 s costs an idle worker CPU (a fetch request every wait, for every partition).
+    worker_fetch_max_wait_s: float = 0.1
 
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
