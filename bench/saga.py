@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -40,6 +41,7 @@ from shopstream.settings import Settings, get_settings
 from stack import control
 from stack.environment import use_local_stack
 from streams.contract import AdjustStock, OrderLine, OrderStatus, OrderStatusChanged, decode, encode
+from streams.projections.history import history_client
 from streams.publisher import EventPublisher, layout
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from streams.topics import ORDERS_STATUS
@@ -286,9 +288,23 @@ class Phases:
     consumed: float  # records consumed per order by the workers' groups
 
 
+async def delete_history(settings: Settings, table: str) -> None:
+    async with history_client(settings) as client:
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            await client.delete_table(TableName=table)
+
+
 def arranged(settings: Settings, arrangement: str) -> dict[str, IsolatedWorker]:
     folder = Path(tempfile.mkdtemp(prefix="shopstream-bench-"))
-    saga = IsolatedWorker(settings, folder, "bench", SHOPSTREAM_LOG_LEVEL="WARNING")
+    # A history table of its own: moto's query time grows with every item a table holds.
+    history = f"bench-history-{uuid.uuid4().hex[:8]}"
+    saga = IsolatedWorker(
+        settings,
+        folder,
+        "bench",
+        SHOPSTREAM_LOG_LEVEL="WARNING",
+        SHOPSTREAM_HISTORY_TABLE=history,
+    )
     projector = saga.beside(["projections"])
     match arrangement:
         case "one":
@@ -362,6 +378,7 @@ async def run_phases(
         carrier.stop()
         await worker.delete_topics()
         carrier.delete_queues()
+        await delete_history(settings, worker.env["SHOPSTREAM_HISTORY_TABLE"])
 
 
 async def main(seconds: float, sku_count: int, arrangements: list[str], in_flight: int) -> None:
