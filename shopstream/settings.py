@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     carrier_overdue_check_interval_s: float = 1.0
     # Unacknowledged messages one consumer holds at a time.
     carrier_prefetch: int = 16
+    # A carrier reply not handed to Kafka within this long is requeued (Kafka away, say).
+    carrier_handoff_timeout_s: float = 60.0
     # The carrier simulator (``python -m streams.carrier_simulator``): its name on labels, how
     # long after dispatch it reports delivery, and where it serves its metrics.
     carrier_name: str = "SimPost"

@@ -119,9 +119,9 @@ def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> Future[o
     trace_id = (message.headers or {}).get("trace_id")
     command = reply.as_command(trace_id if isinstance(trace_id, str) else None)
     # Acknowledged to the broker once Kafka has the command; the next replies go on meanwhile.
-    return cast(
-        "Future[object]", asyncio.run_coroutine_threadsafe(channels.publish([command]), loop)
-    )
+    # A publish that has not finished in time fails, and the reply comes back later.
+    publish = asyncio.wait_for(channels.publish([command]), settings.carrier_handoff_timeout_s)
+    return cast("Future[object]", asyncio.run_coroutine_threadsafe(publish, loop))
 
 
 @app.task  # type: ignore[untyped-decorator]
