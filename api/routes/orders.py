@@ -18,6 +18,7 @@ from api.deps import (
     SettingsDep,
     SignedInCaller,
 )
+from api.observability import annotate
 from api.openapi import problems
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
 from api.schemas.orders import (
@@ -86,7 +87,9 @@ async def place_order(
     placed = await orders.place_order(
         caller.publisher, caller.idempotency, caller.user, idempotency_key, body
     )
-    headers = {"Location": placed.location}
+    # The access log line names the order (and whether this was a retry's replay).
+    annotate(order_id=placed.order_id, replayed=placed.replayed)
+    headers = {"Location": f"/orders/{placed.order_id}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(placed.body, status_code=202, headers=headers, media_type="application/json")

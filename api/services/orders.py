@@ -36,7 +36,6 @@ from api.schemas.orders import (
 )
 from api.security import Principal
 from api.services.events import publish, request_trace
-from shopstream.logs import get_logger
 from shopstream.settings import Settings
 from streams.contract import (
     Address,
@@ -57,15 +56,13 @@ from streams.projections.order_status import (
 )
 from streams.publisher import EventPublisher
 
-log = get_logger(__name__)
-
 _NOT_FOUND = "No order {order_id}."
 
 
 @dataclass(frozen=True, slots=True)
 class PlacedOrder:
+    order_id: str
     body: str  # JSON text: the first answer's, byte for byte, however often it is replayed
-    location: str
     replayed: bool
 
 
@@ -91,9 +88,7 @@ async def place_order(
     # A retry publishes the same event again (same event_id): the first request may have
     # crashed between its claim and its publish, and consumers dedupe by the id.
     await publish(publisher, [order])
-    if claim.fresh:
-        log.info("order placed", order_id=order.order_id, total_cents=order.total_cents)
-    return PlacedOrder(accepted_body(order), f"/orders/{order.order_id}", replayed=not claim.fresh)
+    return PlacedOrder(order.order_id, accepted_body(order), replayed=not claim.fresh)
 
 
 def _refusal(skus: list[str], catalog: NotSellable) -> Unprocessable:
