@@ -2,9 +2,8 @@
 
 One asyncpg pool, one EventPublisher (its Kafka producer batches every request's events), one
 DynamoDB and one S3 client; where products are served, the outbox relay runs beside them, and
-where orders are, the sweep of expired idempotency keys. A
-process serves only the routers its settings name, and opens only what those need: a
-users-only deployment never connects to Kafka.
+where orders are, the sweep of expired idempotency keys. A process serves only the routers its
+settings name, and opens only what those need: a users-only deployment never connects to Kafka.
 """
 
 from __future__ import annotations
