@@ -4,6 +4,8 @@ python -m api                          serve (uvicorn, JSON logs, settings from 
 python -m api create-admin EMAIL       make EMAIL an admin (creating the account if needed;
                                        the password is read from stdin or prompted for)
 python -m api openapi > openapi.json   the OpenAPI document of every router
+python -m api import-idempotency-keys  copy the idempotency keys of earlier releases from
+                                       DynamoDB into PostgreSQL (docs/idempotency.md)
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def serve(settings: Settings) -> int:
         create_app(settings),
         host=settings.gateway_host,
         port=settings.ports.gateway,
+        # Set, not left to "auto": the benchmark serves its no-op baseline with the same two,
+        # and a missing one must fail the start rather than quietly halve the throughput.
+        loop="uvloop",
+        http="httptools",
         log_config=None,  # keep the JSON logging configured above
         access_log=False,  # the gateway's middleware logs each request with its trace id
         proxy_headers=False,
@@ -89,8 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin.add_argument("email")
     admin.add_argument("--name", default="Administrator")
     commands.add_parser("openapi", help="print the OpenAPI document (JSON)")
+    commands.add_parser(
+        "import-idempotency-keys",
+        help="copy the unexpired idempotency keys from the DynamoDB table into PostgreSQL",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.command == "import-idempotency-keys":
+        configure_logging("gateway", settings.log_level)
+        from api.idempotency_import import run_import
+
+        print(asyncio.run(run_import(settings)))
+        return 0
     if args.command == "create-admin":
         print(asyncio.run(_create_admin(settings, args.email, args.name)))
         return 0

@@ -1,4 +1,5 @@
-"""The gateways' DynamoDB tables: sessions, idempotency keys and rate-limit counters.
+"""The gateways' DynamoDB tables: sessions and rate-limit counters (and the idempotency keys of
+earlier releases, which ``api.idempotency_import`` copies into PostgreSQL).
 
 Each is a plain key-value table (hash key ``pk``) whose items expire through DynamoDB's TTL on
 ``expires_at`` (epoch seconds). TTL deletes lazily (within days in AWS, never in moto), so

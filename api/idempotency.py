@@ -1,47 +1,83 @@
-"""Idempotency keys (the ``Idempotency-Key`` header) in DynamoDB.
+"""Idempotency keys (the ``Idempotency-Key`` header of ``POST /orders``) in PostgreSQL.
 
-The first request with a key stores, in one conditional put, everything its answer consists of:
-the response (status, body, Location) and the events it publishes. Whoever then answers that
-key, the first request or any retry, publishes those stored events before answering. Events
-carry their ``event_id``, so publishing them again is harmless (every consumer dedupes on it),
-and so:
+One statement reads the catalog prices of the order's SKUs and claims the key with them
+(``idempotency_keys``, gateway migration 106): the round trip an order needs anyway, so an
+idempotent order costs no more calls than one that is not. What the row keeps is what the
+answer is a pure function of, besides the request itself: the order's id, its event's envelope
+(``event_id``, ``occurred_at``, ``trace_id``) and the prices the first request read. The body of
+the 202 and the ``OrderPlaced`` to publish are rebuilt from that row and the request, which the
+fingerprint proves to be the same one, by ``api.services.orders``: byte for byte the first
+answer, with the same ``event_id``. Whoever answers a key, the first request or any retry,
+publishes that event before answering; every consumer dedupes on ``event_id``, and so:
 
 - same key, same body: the same response, replayed, and never a second order, however many
-  duplicates arrive at once (the conditional put lets exactly one of them store its order);
-- a crash between the put and the publish loses nothing: the client's retry publishes;
-- no answer is given before its events are acknowledged by Kafka, retry or not;
+  duplicates arrive at once (the primary key lets exactly one of them store its order; the
+  others wait for its row and get it back from the same statement);
+- a crash between the claim and the publish loses nothing: the client's retry publishes;
+- no answer is given before its event is acknowledged by Kafka, retry or not;
 - same key, another body: 422, nothing published.
 
 Keys belong to a caller (``owner``): two customers may pick the same key. The request is
 compared by an HMAC of its canonical JSON, which keeps what it contained (a card number, say)
-out of the table; the caller may also leave secrets out of the stored events and put them back
-from the request, which is identical by then.
+out of the table; the payment token is never stored and comes back from the identical request.
+A key lives ``idempotency_ttl_s`` (24 h); an expired key a sweep has not removed yet counts as
+absent and is taken over by the next claim. ``sweep`` removes them in small batches; every
+orders gateway runs it now and then (``idempotency_sweep_interval_s``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
+from uuid import UUID
 
-from botocore.exceptions import ClientError
+import asyncpg
 
-from api.dynamo import EXPIRES_AT, KEY, DynamoDBClient, error_code
 from api.problems import Unprocessable
+from shopstream.logs import get_logger
 from shopstream.settings import Settings
+
+log = get_logger(__name__)
 
 _KEY_LABEL: Final = b"shopstream idempotency fingerprint v1"
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status: int
-    body: str  # JSON text
-    location: str | None
-    events: tuple[str, ...]  # the contract's JSON of each event to publish before answering
+class Envelope:
+    """The identity of an order and of its OrderPlaced, chosen before the claim."""
+
+    order_id: str
+    event_id: UUID
+    occurred_at: datetime
+    trace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrice:
+    price_cents: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What the key holds (``fresh``: claimed by this request) and the catalog as read now."""
+
+    envelope: Envelope
+    prices: dict[str, UnitPrice]
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotSellable:
+    """No key was claimed: what the catalog has of the order's SKUs, and in which currencies."""
+
+    on_sale: set[str]
+    currencies: list[str]
 
 
 class KeyReused(Unprocessable):
@@ -52,10 +88,67 @@ class KeyReused(Unprocessable):
         )
 
 
+# $1 owner, $2 key, $3 fingerprint, $4 the SKUs (distinct), $5..$8 the envelope, $9 ttl (s).
+# ``priced`` is the catalog read; a key is claimed only for an order the catalog can price (every
+# SKU on sale, one currency), so a refused order leaves its key free for a corrected retry.
+# ON CONFLICT DO UPDATE, not DO NOTHING: the row of a concurrent claim committed after this
+# statement began is invisible to its snapshot but is locked, waited for and returned by the
+# update. The update keeps the stored row unless it has expired, in which case it is replaced.
+_CLAIM: Final = """
+WITH priced AS (
+    SELECT coalesce(array_agg(sku ORDER BY sku), '{}') AS skus,
+           coalesce(array_agg(price_cents ORDER BY sku), '{}') AS price_cents,
+           coalesce(array_agg(DISTINCT currency::text), '{}') AS currencies
+      FROM products
+     WHERE sku = ANY($4::text[]) AND deleted_at IS NULL
+),
+claimed AS (
+    INSERT INTO idempotency_keys AS k (owner, key, fingerprint, order_id, event_id,
+                                       occurred_at, trace_id, skus, price_cents, currency,
+                                       expires_at)
+    SELECT $1, $2, $3, $5, $6, $7, $8, skus, price_cents, currencies[1],
+           now() + make_interval(secs => $9)
+      FROM priced
+     WHERE cardinality(skus) = cardinality($4::text[]) AND cardinality(currencies) = 1
+    ON CONFLICT (owner, key) DO UPDATE SET
+        (fingerprint, order_id, event_id, occurred_at, trace_id, skus, price_cents, currency,
+         created_at, expires_at) = (
+            SELECT k.fingerprint, k.order_id, k.event_id, k.occurred_at, k.trace_id, k.skus,
+                   k.price_cents, k.currency, k.created_at, k.expires_at
+             WHERE k.expires_at > now()
+            UNION ALL
+            SELECT excluded.fingerprint, excluded.order_id, excluded.event_id,
+                   excluded.occurred_at, excluded.trace_id, excluded.skus,
+                   excluded.price_cents, excluded.currency, now(), excluded.expires_at
+             WHERE k.expires_at <= now())
+    RETURNING fingerprint, order_id, event_id, occurred_at, trace_id, skus, price_cents, currency
+),
+earlier AS (
+    -- A key claimed by a request that ended before this one began, read when the catalog can
+    -- no longer price the order (a product withdrawn since): a retry still gets its answer.
+    SELECT fingerprint, order_id, event_id, occurred_at, trace_id, skus, price_cents, currency
+      FROM idempotency_keys
+     WHERE owner = $1 AND key = $2 AND expires_at > now() AND NOT EXISTS (SELECT FROM claimed)
+)
+SELECT priced.skus AS catalog_skus, priced.price_cents AS catalog_price_cents,
+       priced.currencies AS catalog_currencies, stored.*
+  FROM priced
+  LEFT JOIN (SELECT * FROM claimed UNION ALL SELECT * FROM earlier) AS stored ON true
+"""
+
+_SWEEP: Final = """
+DELETE FROM idempotency_keys
+ WHERE (owner, key) IN (
+        SELECT owner, key FROM idempotency_keys
+         WHERE expires_at <= now()
+         LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+"""
+
+
 class IdempotencyStore:
-    def __init__(self, client: DynamoDBClient, settings: Settings) -> None:
-        self._client = client
-        self._table = settings.idempotency_table
+    def __init__(self, pool: asyncpg.Pool | None, settings: Settings) -> None:
+        self._pool = pool
         self._ttl_s = settings.idempotency_ttl_s
         secret = settings.jwt_secret.get_secret_value().encode()
         self._key = hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
@@ -65,77 +158,74 @@ class IdempotencyStore:
         canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
         return hmac.new(self._key, canonical.encode(), hashlib.sha256).hexdigest()
 
-    async def claim(
-        self, owner: str, key: str, fingerprint: str, response: StoredResponse
-    ) -> tuple[StoredResponse, bool]:
-        """Store ``response`` under the key unless one is there; return the stored one.
+    async def claim_order(
+        self, owner: str, key: str, fingerprint: str, skus: list[str], envelope: Envelope
+    ) -> Claim | NotSellable:
+        """Read the prices of ``skus`` and claim the key for ``envelope``, in one statement.
 
-        The flag is True when ``response`` was stored now, False when an earlier request's
-        response is returned. Raises KeyReused for a different request under the same key.
+        A ``Claim`` is fresh when the key now holds ``envelope`` and the prices just read; when
+        not, it holds an earlier request's. ``NotSellable`` when the catalog cannot price the
+        order and the key holds nothing. Raises KeyReused for a different request's key.
         """
-        pk = f"{owner}#{key}"
-        # Twice at most: an expired item may vanish between our put and our read.
-        for _ in range(2):
-            now = int(time.time())
-            try:
-                await self._client.put_item(
-                    TableName=self._table,
-                    Item=self._item(pk, fingerprint, response, now),
-                    # An expired item that TTL has not swept yet counts as absent.
-                    ConditionExpression=f"attribute_not_exists({KEY}) OR #expires < :now",
-                    ExpressionAttributeNames={"#expires": EXPIRES_AT},
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return response, True
-            except ClientError as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                existing = error.response.get("Item") or await self._get(pk)
-            if existing is None:
-                continue
-            if not hmac.compare_digest(existing["fingerprint"]["S"], fingerprint):
-                raise KeyReused
-            return _stored(existing), False
-        raise RuntimeError(f"idempotency key {key!r} could neither be stored nor read")
-
-    async def find(self, owner: str, key: str, fingerprint: str) -> StoredResponse | None:
-        """The response stored under the key, if any; KeyReused for another request's key."""
-        item = await self._get(f"{owner}#{key}")
-        if item is None or int(item[EXPIRES_AT]["N"]) < time.time():
-            return None
-        if not hmac.compare_digest(item["fingerprint"]["S"], fingerprint):
-            raise KeyReused
-        return _stored(item)
-
-    async def _get(self, pk: str) -> dict[str, Any] | None:
-        result = await self._client.get_item(
-            TableName=self._table, Key={KEY: {"S": pk}}, ConsistentRead=True
+        pool = self._need_pool()
+        row = await pool.fetchrow(
+            _CLAIM,
+            owner,
+            key,
+            fingerprint,
+            sorted(set(skus)),
+            envelope.order_id,
+            envelope.event_id,
+            envelope.occurred_at,
+            envelope.trace_id,
+            float(self._ttl_s),
         )
-        item: dict[str, Any] | None = result.get("Item")
-        return item
+        assert row is not None  # one row always: the catalog read
+        if row["order_id"] is None:
+            return NotSellable(set(row["catalog_skus"]), sorted(row["catalog_currencies"]))
+        if not hmac.compare_digest(row["fingerprint"], fingerprint):
+            raise KeyReused
+        currency = row["currency"]
+        return Claim(
+            envelope=Envelope(
+                order_id=row["order_id"],
+                event_id=row["event_id"],
+                occurred_at=row["occurred_at"],
+                trace_id=row["trace_id"],
+            ),
+            prices={
+                sku: UnitPrice(cents, currency)
+                for sku, cents in zip(row["skus"], row["price_cents"], strict=True)
+            },
+            fresh=row["order_id"] == envelope.order_id,
+        )
 
-    def _item(
-        self, pk: str, fingerprint: str, response: StoredResponse, now: int
-    ) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            KEY: {"S": pk},
-            "fingerprint": {"S": fingerprint},
-            "status": {"N": str(response.status)},
-            "body": {"S": response.body},
-            "events": {"L": [{"S": event} for event in response.events]},
-            "created_at": {"N": str(now)},
-            EXPIRES_AT: {"N": str(now + self._ttl_s)},
-        }
-        if response.location is not None:
-            item["location"] = {"S": response.location}
-        return item
+    async def sweep(self, batch: int = 1000) -> int:
+        """Delete expired keys, ``batch`` rows a statement; return how many went.
 
+        Small batches keep each statement's locks and WAL short; SKIP LOCKED lets several
+        gateways sweep at once without waiting on each other (or on a claim taking a key over).
+        """
+        removed = 0
+        while True:
+            status = await self._need_pool().execute(_SWEEP, batch)
+            count = int(status.rsplit(" ", 1)[-1])
+            removed += count
+            if count < batch:
+                return removed
 
-def _stored(item: dict[str, Any]) -> StoredResponse:
-    return StoredResponse(
-        status=int(item["status"]["N"]),
-        body=item["body"]["S"],
-        location=item["location"]["S"] if "location" in item else None,
-        events=tuple(event["S"] for event in item["events"]["L"]),
-    )
+    async def sweep_forever(self, interval_s: float) -> None:
+        while True:
+            try:
+                removed = await self.sweep()
+                if removed:
+                    log.info("expired idempotency keys removed", count=removed)
+            except (OSError, asyncpg.PostgresError) as error:
+                # The next round tries again; an expired key still counts as absent meanwhile.
+                log.warning("idempotency sweep failed", error=repr(error))
+            await asyncio.sleep(interval_s)
+
+    def _need_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("this IdempotencyStore was made without a database pool")
+        return self._pool

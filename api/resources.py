@@ -1,9 +1,9 @@
 """What a gateway process holds for its lifetime, opened once by the app's lifespan.
 
 One asyncpg pool, one EventPublisher (its Kafka producer batches every request's events), one
-DynamoDB and one S3 client; where products are served, the outbox relay runs beside them. A
-process serves only the routers its settings name, and opens only what those need: a
-users-only deployment never connects to Kafka.
+DynamoDB and one S3 client; where products are served, the outbox relay runs beside them, and
+where orders are, the sweep of expired idempotency keys. A process serves only the routers its
+settings name, and opens only what those need: a users-only deployment never connects to Kafka.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ from streams.publisher import EventPublisher
 log = get_logger(__name__)
 
 _AWS_CONNECTIONS = 64
-# Every order's idempotency claim is one DynamoDB call. botocore's client-side parameter
-# validation walks the whole request against the API model first; the requests are built by
-# our own tested code, and DynamoDB validates them again anyway.
+# botocore's client-side parameter validation walks the whole request against the API model
+# first; the requests are built by our own tested code, and DynamoDB validates them again.
 _DYNAMODB_CONFIG = Config(max_pool_connections=_AWS_CONNECTIONS, parameter_validation=False)
 # The signing key's default in the settings: accepted on a developer's machine only.
 _LOCAL_SECRET_PREFIX = "local-only-"  # noqa: S105 - a prefix to refuse, not a secret
@@ -120,9 +119,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             sessions = Sessions(dynamodb, settings)
             hasher = PasswordHasher(settings)
         if "orders" in routers:
-            await ensure_table(dynamodb, settings.idempotency_table)
+            # The history table serves the timeline and the live stream's catch-up only: no
+            # call of the order hot paths (POST /orders, GET /orders/{id}) goes to AWS.
             await ensure_history_table(settings, client=dynamodb)
-            idempotency = IdempotencyStore(dynamodb, settings)
+            idempotency = IdempotencyStore(pool, settings)
+            sweeper = asyncio.create_task(
+                idempotency.sweep_forever(settings.idempotency_sweep_interval_s),
+                name="idempotency-sweep",
+            )
+            stack.push_async_callback(_stop, sweeper)
 
         live = None
         if "orders" in routers:

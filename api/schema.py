@@ -140,6 +140,32 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX outbox_unsent ON outbox (topic, seq) WHERE sent_at IS NULL;
         """,
     ),
+    Migration(
+        106,
+        "idempotency keys of POST /orders, claimed with the catalog read",
+        """
+        -- What the first answer to a key is rebuilt from (see api/idempotency.py): the order's
+        -- and its event's identity and the prices read then. No payment token, no response
+        -- text: the identical request (same fingerprint) supplies the rest.
+        CREATE TABLE idempotency_keys (
+            owner       text NOT NULL,
+            key         text NOT NULL,
+            fingerprint text NOT NULL,
+            order_id    text NOT NULL,
+            event_id    uuid NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            trace_id    text NOT NULL,
+            skus        text[] NOT NULL,
+            price_cents bigint[] NOT NULL
+                        CHECK (cardinality(price_cents) = cardinality(skus)),
+            currency    char(3) NOT NULL,
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            expires_at  timestamptz NOT NULL,
+            PRIMARY KEY (owner, key)
+        );
+        CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+        """,
+    ),
 )
 
 

@@ -170,8 +170,11 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = 2
     password_hash_queue_timeout_s: float = 5.0
     sessions_table: str = "shopstream-sessions"
+    # Idempotency keys live in PostgreSQL; this DynamoDB table is where earlier releases kept
+    # them, read only by `python -m api import-idempotency-keys` (docs/idempotency.md).
     idempotency_table: str = "shopstream-idempotency"
     idempotency_ttl_s: int = 24 * 3600
+    idempotency_sweep_interval_s: float = 300.0
     rate_limit_table: str = "shopstream-rate-limits"
     rate_limit_window_s: int = 60
     login_attempts_per_window: int = 10  # per client address and email: guessing one password

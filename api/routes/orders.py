@@ -12,12 +12,13 @@ from api.deps import (
     AdminUser,
     CurrentUser,
     DynamoDep,
-    IdempotencyDep,
     LimiterDep,
     PoolDep,
     PublisherDep,
     SettingsDep,
+    SignedInCaller,
 )
+from api.observability import annotate
 from api.openapi import problems
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
 from api.schemas.orders import (
@@ -74,10 +75,7 @@ _LOCATION_HEADER = {
 async def place_order(
     body: OrderCreate,
     idempotency_key: IdempotencyKey,
-    user: CurrentUser,
-    pool: PoolDep,
-    publisher: PublisherDep,
-    store: IdempotencyDep,
+    caller: SignedInCaller,
 ) -> Response:
     """Prices and the total come from the catalog; 202 means the order is in Kafka and the saga
     has it. ``Location`` answers 404 for the moment the status projection takes to catch up.
@@ -86,15 +84,15 @@ async def place_order(
     retry gets the first answer again (with ``Idempotent-Replayed: true``), never a second
     order. The same key with another body is refused (422).
     """
-    placed = await orders.place_order(pool, publisher, store, user, idempotency_key, body)
-    stored = placed.response
-    headers = {"Location": stored.location} if stored.location else {}
+    placed = await orders.place_order(
+        caller.publisher, caller.idempotency, caller.user, idempotency_key, body
+    )
+    # The access log line names the order (and whether this was a retry's replay).
+    annotate(order_id=placed.order_id, replayed=placed.replayed)
+    headers = {"Location": f"/orders/{placed.order_id}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
-    # The stored body as it was first sent, byte for byte, however often it is replayed.
-    return Response(
-        stored.body, status_code=stored.status, headers=headers, media_type="application/json"
-    )
+    return Response(placed.body, status_code=202, headers=headers, media_type="application/json")
 
 
 @router.get("/orders", summary="My orders, newest first", responses=problems(401))
@@ -112,8 +110,9 @@ async def list_my_orders(
     summary="One order (mine; admins: any)",
     responses=problems(401, 404),
 )
-async def get_order(order_id: OrderIdPath, user: CurrentUser, pool: PoolDep) -> OrderPublic:
-    return orders.order_public(await orders.visible_order(pool, user, order_id))
+async def get_order(order_id: OrderIdPath, caller: SignedInCaller) -> OrderPublic:
+    """From the status projection in PostgreSQL only; the timeline has an endpoint of its own."""
+    return orders.order_public(await orders.visible_order(caller.pool, caller.user, order_id))
 
 
 @router.get(

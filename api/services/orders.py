@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import asyncpg
 
 from api.dynamo import DynamoDBClient
-from api.idempotency import IdempotencyStore, StoredResponse
+from api.idempotency import Envelope, IdempotencyStore, NotSellable, UnitPrice
 from api.problems import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.orders import (
     AddressPublic,
@@ -36,20 +36,15 @@ from api.schemas.orders import (
 )
 from api.security import Principal
 from api.services.events import publish, request_trace
-from api.services.products import catalog_prices
-from shopstream.logs import get_logger
 from shopstream.settings import Settings
 from streams.contract import (
     Address,
-    AnyEvent,
     OrderCancelled,
     OrderLine,
     OrderPlaced,
     OrderStatus,
     PaymentRetryRequested,
     ShippingAddressChanged,
-    decode,
-    encode,
 )
 from streams.domain.order_status import TransitionRefused, address_change_refusal, transition
 from streams.projections.history import order_timeline
@@ -61,21 +56,17 @@ from streams.projections.order_status import (
 )
 from streams.publisher import EventPublisher
 
-log = get_logger(__name__)
-
-# Payment tokens stay out of the idempotency table; a replay has the same body, so its token.
-_REDACTED: Final = "redacted"
 _NOT_FOUND = "No order {order_id}."
 
 
 @dataclass(frozen=True, slots=True)
 class PlacedOrder:
-    response: StoredResponse
+    order_id: str
+    body: str  # JSON text: the first answer's, byte for byte, however often it is replayed
     replayed: bool
 
 
 async def place_order(
-    pool: asyncpg.Pool,
     publisher: EventPublisher,
     store: IdempotencyStore,
     user: Principal,
@@ -83,48 +74,40 @@ async def place_order(
     body: OrderCreate,
 ) -> PlacedOrder:
     fingerprint = store.fingerprint("POST", "/orders", body.model_dump(mode="json"))
-    try:
-        order = await _price(pool, user, body)
-    except Unprocessable:
-        # The catalog may have changed since this key's first request: a retry still gets the
-        # answer the first one got.
-        earlier = await store.find(user.user_id, idempotency_key, fingerprint)
-        if earlier is None:
-            raise
-        await publish(publisher, _restore(earlier.events, body.payment_token))
-        return PlacedOrder(earlier, replayed=True)
-    accepted = OrderAccepted(
-        order_id=order.order_id,
-        status=OrderStatus.PENDING,
-        lines=[_line(line) for line in order.lines],
-        total_cents=order.total_cents,
-        currency=order.currency,
-        shipping_address=AddressPublic.model_validate(order.shipping_address.model_dump()),
+    envelope = Envelope(
+        order_id=f"ord_{uuid.uuid4().hex}",
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        trace_id=request_trace().get("trace_id") or uuid.uuid4().hex,
     )
-    candidate = StoredResponse(
-        status=202,
-        body=accepted.model_dump_json(),
-        location=f"/orders/{order.order_id}",
-        events=(encode(order.model_copy(update={"payment_token": _REDACTED})).decode(),),
-    )
-    stored, fresh = await store.claim(user.user_id, idempotency_key, fingerprint, candidate)
-    # Stored now: its events are the order just built, with no need to decode them back.
-    await publish(publisher, [order] if fresh else _restore(stored.events, body.payment_token))
-    if fresh:
-        log.info("order placed", order_id=order.order_id, total_cents=order.total_cents)
-    return PlacedOrder(stored, replayed=not fresh)
+    skus = [line.sku for line in body.lines]
+    claim = await store.claim_order(user.user_id, idempotency_key, fingerprint, skus, envelope)
+    if isinstance(claim, NotSellable):
+        raise _refusal(skus, claim)
+    order = placed_order(user, body, claim.envelope, claim.prices)
+    # A retry publishes the same event again (same event_id): the first request may have
+    # crashed between its claim and its publish, and consumers dedupe by the id.
+    await publish(publisher, [order])
+    return PlacedOrder(order.order_id, accepted_body(order), replayed=not claim.fresh)
 
 
-async def _price(pool: asyncpg.Pool, user: Principal, body: OrderCreate) -> OrderPlaced:
-    prices = await catalog_prices(pool, [line.sku for line in body.lines])
-    missing = [line.sku for line in body.lines if line.sku not in prices]
+def _refusal(skus: list[str], catalog: NotSellable) -> Unprocessable:
+    missing = [sku for sku in skus if sku not in catalog.on_sale]
     if missing:
-        raise Unprocessable(f"Not in the catalog: {', '.join(missing)}.")
-    currencies = sorted({price.currency for price in prices.values()})
-    if len(currencies) > 1:
-        raise Unprocessable(
-            f"The lines are priced in {' and '.join(currencies)}; one order pays in one currency."
+        return Unprocessable(f"Not in the catalog: {', '.join(missing)}.")
+    if len(catalog.currencies) > 1:
+        return Unprocessable(
+            f"The lines are priced in {' and '.join(catalog.currencies)}; "
+            "one order pays in one currency."
         )
+    raise RuntimeError("the catalog priced the order but the key was not claimed")
+
+
+def placed_order(
+    user: Principal, body: OrderCreate, envelope: Envelope, prices: dict[str, UnitPrice]
+) -> OrderPlaced:
+    """The order's event, from the request and what its key holds: the same event, same
+    ``event_id``, for the first request and every retry of it."""
     lines = tuple(
         OrderLine(
             sku=line.sku, quantity=line.quantity, unit_price_cents=prices[line.sku].price_cents
@@ -132,25 +115,29 @@ async def _price(pool: asyncpg.Pool, user: Principal, body: OrderCreate) -> Orde
         for line in body.lines
     )
     return OrderPlaced(
-        order_id=f"ord_{uuid.uuid4().hex}",
+        order_id=envelope.order_id,
+        event_id=envelope.event_id,
+        occurred_at=envelope.occurred_at,
+        trace_id=envelope.trace_id,
         user_id=user.user_id,
         lines=lines,
         total_cents=sum(line.subtotal_cents for line in lines),
-        currency=currencies[0],
+        currency=prices[body.lines[0].sku].currency,
         shipping_address=body.shipping_address.to_contract(),
         payment_token=body.payment_token,
-        **request_trace(),
     )
 
 
-def _restore(events: tuple[str, ...], payment_token: str) -> list[AnyEvent]:
-    restored: list[AnyEvent] = []
-    for raw in events:
-        event = decode(raw.encode())
-        if "payment_token" in type(event).model_fields:
-            event = event.model_copy(update={"payment_token": payment_token})
-        restored.append(event)
-    return restored
+def accepted_body(order: OrderPlaced) -> str:
+    """The 202's body for an order: a pure function of its event, so a replay is identical."""
+    return OrderAccepted(
+        order_id=order.order_id,
+        status=OrderStatus.PENDING,
+        lines=[_line(line) for line in order.lines],
+        total_cents=order.total_cents,
+        currency=order.currency,
+        shipping_address=AddressPublic.model_validate(order.shipping_address.model_dump()),
+    ).model_dump_json()
 
 
 def _line(line: OrderLine) -> OrderLinePublic:

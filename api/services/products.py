@@ -92,12 +92,6 @@ class ProductFilters:
     page_size: int = 20
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogPrice:
-    price_cents: int
-    currency: str
-
-
 def _product(row: asyncpg.Record) -> ProductPublic:
     return ProductPublic(
         sku=row["sku"],
@@ -263,18 +257,6 @@ async def withdraw_product(pool: asyncpg.Pool, sku: str) -> None:
     )
     if withdrawn is None:
         raise NotFound(f"No product {sku}.")
-
-
-async def catalog_prices(pool: asyncpg.Pool, skus: list[str]) -> dict[str, CatalogPrice]:
-    """The current price of each SKU on sale; withdrawn and unknown SKUs are absent."""
-    rows = await pool.fetch(
-        """
-        SELECT sku, price_cents, currency FROM products
-         WHERE sku = ANY($1::text[]) AND deleted_at IS NULL
-        """,
-        skus,
-    )
-    return {row["sku"]: CatalogPrice(row["price_cents"], row["currency"]) for row in rows}
 
 
 async def adjust_stock(

@@ -201,6 +201,30 @@ async def test_a_hundred_concurrent_identical_orders_make_exactly_one_order(
     assert product.json()["stock"]["on_hand"] == 499  # one unit shipped, not a hundred
 
 
+async def test_two_hundred_concurrent_posts_with_one_key_make_one_order_named_in_every_answer(
+    client: httpx.AsyncClient, customer: Person, catalog: Catalog
+) -> None:
+    sku = await catalog.add(stock=500)
+    key = uuid.uuid4().hex
+    answers = await asyncio.gather(
+        *(place(client, customer, order_body((sku, 2)), key) for _ in range(200))
+    )
+    assert [answer.status_code for answer in answers] == [202] * 200
+    order_ids = {answer.json()["order_id"] for answer in answers}
+    assert len(order_ids) == 1
+    (order_id,) = order_ids
+    assert {answer.headers["location"] for answer in answers} == {f"/orders/{order_id}"}
+    assert sum("idempotent-replayed" not in answer.headers for answer in answers) == 1
+    # Every answer published the same event (one event_id): the saga took one order.
+    order = await order_in(client, customer, order_id, "paid", "shipped", "delivered")
+    assert order["total_cents"] == 2 * 1250
+    mine = await client.get("/orders", headers=customer.headers)
+    assert [entry["order_id"] for entry in mine.json()["items"]] == [order_id]
+    timeline = await client.get(f"/orders/{order_id}/events", headers=customer.headers)
+    placed = [event for event in timeline.json()["events"] if event["type"] == "OrderPlaced"]
+    assert len(placed) == 1
+
+
 async def test_my_orders_come_newest_first_in_pages(
     client: httpx.AsyncClient, customer: Person, catalog: Catalog
 ) -> None:

@@ -7,7 +7,7 @@ from shopstream.settings import Settings
 
 
 def _store(settings: Settings | None = None) -> IdempotencyStore:
-    return IdempotencyStore(client=None, settings=settings or Settings())
+    return IdempotencyStore(pool=None, settings=settings or Settings())
 
 
 def test_the_same_request_has_the_same_fingerprint_whatever_its_key_order() -> None:
