@@ -58,9 +58,6 @@ class Channels:
             internal=False,
         )
 
-    def topic(self, topic: TopicSpec) -> faust.TopicT:
-        return self._topics[topic.name]
-
     async def send(self, events: Iterable[EventBase]) -> list[Awaitable[object]]:
         """Hand every event to the producer; the deliveries, to await (once, for a batch)."""
         return [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from shopstream.settings import Settings, get_settings
@@ -20,6 +21,19 @@ async def stack_settings() -> AsyncIterator[Settings]:
     settings = use_local_stack(get_settings())
     await control.up(settings, control.select(settings), lambda message: None)
     yield settings
+
+
+@pytest.fixture
+async def empty_schema(stack_settings: Settings, unique: str) -> AsyncIterator[str]:
+    """A PostgreSQL schema of the test's own, empty, so a first run of migrations shows."""
+    name = f"empty_{unique}"
+    admin = await asyncpg.connect(stack_settings.database_url.get_secret_value())
+    try:
+        await admin.execute(f"CREATE SCHEMA {name}")
+        yield name
+        await admin.execute(f"DROP SCHEMA {name} CASCADE")
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -1,29 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from shopstream.settings import Settings
 from streams.projections.schema import MIGRATIONS, migrate
 
 LATEST = [migration.version for migration in MIGRATIONS]
-
-
-@pytest.fixture
-async def empty_schema(stack_settings: Settings, unique: str) -> AsyncIterator[str]:
-    """A schema of its own, so the first run of the migrations can be watched."""
-    name = f"migrate_{unique}"
-    admin = await asyncpg.connect(stack_settings.database_url.get_secret_value())
-    try:
-        await admin.execute(f"CREATE SCHEMA {name}")
-        yield name
-        await admin.execute(f"DROP SCHEMA {name} CASCADE")
-    finally:
-        await admin.close()
 
 
 async def _connect(settings: Settings, schema: str) -> Any:

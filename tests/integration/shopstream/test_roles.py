@@ -7,24 +7,10 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from shopstream.settings import REPO_ROOT, Settings
-
-
-@pytest.fixture
-async def empty_schema(stack_settings: Settings, unique: str) -> AsyncIterator[str]:
-    name = f"roles_{unique}"
-    admin = await asyncpg.connect(stack_settings.database_url.get_secret_value())
-    try:
-        await admin.execute(f"CREATE SCHEMA {name}")
-        yield name
-        await admin.execute(f"DROP SCHEMA {name} CASCADE")
-    finally:
-        await admin.close()
 
 
 async def _migrate(settings: Settings, schema: str) -> list[int]:
