@@ -44,27 +44,10 @@ MINOR="${BASH_REMATCH[1]}"
 PATCH="${BASH_REMATCH[2]}"
 STAGING_VERSION="v0.${MINOR}.${PATCH}"
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || die "no Go toolchain found (set GO=/path/to/go)"
-# Never let go.mod's "go"/"toolchain" lines download another toolchain.
-export GOTOOLCHAIN=local
-export CGO_ENABLED=0
-# The wrapper module must not pick up a go.work or GOFLAGS from the caller.
-export GOWORK=off
-unset GOFLAGS
-
-mkdir -p "$OUT_DIR"
-# One build per version at a time; a second caller waits, then takes the fast path.
-exec 9>"$OUT_DIR/.lock"
-if ! flock -n 9; then
-  log "another build of $KUBE_VERSION is running; waiting for it"
-  flock 9
-fi
-if [[ -x "$OUT" ]]; then
-  echo "$OUT"
-  exit 0
-fi
+# shellcheck source=stack/kube/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
+use_local_go
+lock_or_reuse "$OUT_DIR" "$OUT" "$KUBE_VERSION"
 
 start=$(date +%s)
 log "Go: $("$GO" version)"

@@ -33,23 +33,10 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ "$HELM_VERSION" =~ ^v4\.[0-9]+\.[0-9]+$ ]] || die "HELM_VERSION must look like v4.MINOR.PATCH (got '$HELM_VERSION')"
 
-GO="${GO:-$(command -v go || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || die "no Go toolchain found (set GO=/path/to/go)"
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
-unset GOFLAGS
-
-mkdir -p "$OUT_DIR"
-# One build per version at a time; a second caller waits, then takes the fast path.
-exec 9>"$OUT_DIR/.lock"
-if ! flock -n 9; then
-  log "another build of helm $HELM_VERSION is running; waiting for it"
-  flock 9
-fi
-if [[ -x "$OUT" ]]; then
-  echo "$OUT"
-  exit 0
-fi
+# shellcheck source=stack/kube/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
+use_local_go
+lock_or_reuse "$OUT_DIR" "$OUT" "helm $HELM_VERSION"
 
 start=$(date +%s)
 log "Go: $("$GO" version); building helm $HELM_VERSION (nice 19, -p ${BUILD_JOBS:-1}; 5-10 min on 2 cores when nothing is cached)"
