@@ -32,7 +32,6 @@ from streams.publisher import ensure_topics
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from tests.integration.api.conftest import (
     PASSWORD,
-    UNLIMITED,
     GatewayProcess,
     create_admin,
     eventually,
@@ -107,7 +106,6 @@ async def system(
             {
                 "SHOPSTREAM_TOPIC_PREFIX": worker.settings.topic_prefix,
                 "SHOPSTREAM_WORKER_APP_ID": worker.app_id,
-                **UNLIMITED,
             },
         )
         yield System(worker, carrier, gateway, worker.settings)

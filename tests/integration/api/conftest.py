@@ -35,9 +35,10 @@ ADDRESS = {
 }
 
 
-# Registration and sign-in are limited per client address, and every test comes from
-# 127.0.0.1; the admin is one user across tests. The limits themselves are tested on gateways
-# of their own (test_deployments, test_limits).
+# Registration and sign-in are limited per client address, every test comes from 127.0.0.1,
+# and the counts are shared by every gateway on the stack; the admin is one user across tests.
+# So every gateway a test starts lifts them, unless its test sets them (test_limits); the
+# limits themselves are tested on gateways of their own (test_deployments, test_limits).
 UNLIMITED = {
     f"SHOPSTREAM_{name}": "100000"
     for name in (
@@ -66,7 +67,7 @@ def start_gateway(log_path: Path, env: Mapping[str, str]) -> GatewayProcess:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "api"],
-            env={**os.environ, "SHOPSTREAM_PORTS__GATEWAY": str(port), **env},
+            env={**os.environ, "SHOPSTREAM_PORTS__GATEWAY": str(port), **UNLIMITED, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -92,7 +93,7 @@ def stop_gateway(gateway: GatewayProcess) -> None:
 def gateway(
     stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
-    started = start_gateway(tmp_path_factory.mktemp("gateway") / "gateway.log", UNLIMITED)
+    started = start_gateway(tmp_path_factory.mktemp("gateway") / "gateway.log", {})
     try:
         yield started
     finally:

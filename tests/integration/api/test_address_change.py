@@ -49,7 +49,6 @@ def own_gateway(saga: Saga, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tmp_path_factory.mktemp("address-gateway") / "gateway.log",
         {
             "SHOPSTREAM_TOPIC_PREFIX": saga.settings.topic_prefix,
-            "SHOPSTREAM_REGISTRATIONS_PER_WINDOW": "100000",
         },
     )
     try:
