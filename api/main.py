@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api.limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
-from api.openapi import install_openapi
+from api.openapi import install_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.readiness import Readiness
 from api.resources import open_resources
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -27,7 +27,7 @@ async def get_cart(user: CurrentUser, pool: PoolDep, settings: SettingsDep) -> C
     summary="Hold this many of a product (capped by the stock; 409 when it is sold out)",
     responses=problems(401, 404, 409, 413),
 )
-async def set_line(
+async def set_cart_line(
     sku: SkuPath, body: CartLineSet, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
     notices = await cart.set_line(pool, user.user_id, sku, body.quantity, settings.cart_max_lines)
@@ -37,7 +37,7 @@ async def set_line(
 @router.delete(
     "/cart/lines/{sku}", summary="Take a product out of the cart", responses=problems(401)
 )
-async def remove_line(
+async def remove_cart_line(
     sku: SkuPath, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
     await cart.remove_line(pool, user.user_id, sku)
@@ -49,7 +49,7 @@ async def remove_line(
     summary="Add a guest's cart to mine (after sign-in); what cannot be added is in notices",
     responses=problems(401, 413),
 )
-async def merge(
+async def merge_cart(
     body: CartMerge, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
     notices = await cart.merge(pool, user.user_id, body.lines, settings.cart_max_lines)
@@ -62,5 +62,5 @@ async def merge(
     summary="Empty my cart (after checkout)",
     responses=problems(401),
 )
-async def clear(user: CurrentUser, pool: PoolDep) -> None:
+async def clear_cart(user: CurrentUser, pool: PoolDep) -> None:
     await cart.clear(pool, user.user_id)

@@ -42,7 +42,7 @@ class ReadinessPublic(BaseModel):
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
-async def healthz() -> dict[str, str]:
+async def check_liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -63,7 +63,7 @@ def _is_admin(request: Request, resources: Resources) -> bool:
     response_model_exclude_none=True,
     responses=problems(503),
 )
-async def readyz(request: Request) -> Response:
+async def check_readiness(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     readiness: Readiness = request.app.state.readiness
     results = await readiness.results()

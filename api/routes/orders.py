@@ -19,7 +19,7 @@ from api.deps import (
     SignedInCaller,
 )
 from api.observability import annotate
-from api.openapi import problems
+from api.openapi import IDEMPOTENT_REPLAYED, LOCATION, problems
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
 from api.schemas.orders import (
     OrderAccepted,
@@ -57,9 +57,6 @@ IdempotencyKey = Annotated[
         "body returns the same answer and never makes a second order.",
     ),
 ]
-_LOCATION_HEADER = {
-    "Location": {"description": "Where the order can be followed", "schema": {"type": "string"}}
-}
 
 
 @router.post(
@@ -68,7 +65,7 @@ _LOCATION_HEADER = {
     response_model=OrderAccepted,
     summary="Place an order; 202 once it is durably in the event stream",
     responses={
-        202: {"headers": _LOCATION_HEADER},
+        202: {"headers": {**LOCATION, **IDEMPOTENT_REPLAYED}},
         **problems(401, 413, 422, 503),
     },
 )
@@ -120,7 +117,7 @@ async def get_order(order_id: OrderIdPath, caller: SignedInCaller) -> OrderPubli
     summary="The order's timeline: every event, oldest first",
     responses=problems(401, 404),
 )
-async def order_events(
+async def list_order_events(
     order_id: OrderIdPath,
     user: CurrentUser,
     pool: PoolDep,
@@ -142,7 +139,7 @@ def _accepted(order_id: str, detail: str) -> JSONResponse:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=OrderCommandAccepted,
     summary="Ask to cancel the order (before it ships); paid orders are refunded",
-    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 429, 503)},
+    responses={202: {"headers": LOCATION}, **problems(401, 404, 409, 413, 429, 503)},
 )
 async def cancel_order(
     order_id: OrderIdPath,
@@ -164,7 +161,7 @@ async def cancel_order(
     response_model=OrderCommandAccepted,
     summary="Pay again with another card after a failed payment",
     responses={
-        202: {"headers": _LOCATION_HEADER},
+        202: {"headers": LOCATION},
         **problems(401, 403, 404, 409, 413, 429, 503),
     },
 )
@@ -187,9 +184,9 @@ async def retry_payment(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=OrderCommandAccepted,
     summary="Change the shipping address, until a shipment is requested",
-    responses={202: {"headers": _LOCATION_HEADER}, **problems(401, 404, 409, 413, 429, 503)},
+    responses={202: {"headers": LOCATION}, **problems(401, 404, 409, 413, 429, 503)},
 )
-async def change_order(
+async def change_shipping_address(
     order_id: OrderIdPath,
     body: ShippingAddressChange,
     user: CurrentUser,

@@ -7,7 +7,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 
 from api.deps import AdminUser, OutboxDep, PoolDep, PublisherDep, S3Dep, SettingsDep
-from api.openapi import problems
+from api.openapi import LOCATION, problems
 from api.problems import ApiError
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKU_PATTERN, Cents, CleanStr
 from api.schemas.products import (
@@ -75,7 +75,7 @@ async def get_product(sku: SkuPath, pool: PoolDep) -> ProductPublic:
     "/products",
     status_code=status.HTTP_201_CREATED,
     summary="Add a product (admin)",
-    responses=problems(401, 403, 409, 413),
+    responses={201: {"headers": LOCATION}, **problems(401, 403, 409, 413)},
 )
 async def create_product(
     body: ProductCreate,
@@ -116,9 +116,9 @@ async def withdraw_product(sku: SkuPath, admin: AdminUser, pool: PoolDep) -> Non
     "/products/{sku}/images",
     status_code=status.HTTP_201_CREATED,
     summary="Upload an image (admin): PNG, JPEG or WebP, at most 5 MiB",
-    responses=problems(*ADMIN_ERRORS, 413, 415),
+    responses={201: {"headers": LOCATION}, **problems(*ADMIN_ERRORS, 413, 415)},
 )
-async def add_image(
+async def add_product_image(
     sku: SkuPath,
     file: Annotated[UploadFile, File(description="The image")],
     response: Response,
@@ -143,7 +143,7 @@ async def add_image(
     summary="Remove an image (admin)",
     responses=problems(*ADMIN_ERRORS),
 )
-async def delete_image(
+async def delete_product_image(
     sku: SkuPath,
     image_id: Annotated[str, Path(pattern=r"^img_[0-9a-f]{32}$")],
     admin: AdminUser,

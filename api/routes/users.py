@@ -48,7 +48,7 @@ _REGISTERED = (
     summary="Create a customer account (the answer does not say whether the email had one)",
     responses=problems(413, 429, 503),
 )
-async def register(
+async def register_user(
     body: UserCreate,
     pool: PoolDep,
     hasher: HasherDep,
@@ -66,7 +66,7 @@ async def register(
     summary="Sign in: an access token and a refresh token",
     responses=problems(401, 413, 429, 503),
 )
-async def login(
+async def sign_in(
     body: LoginRequest,
     pool: PoolDep,
     hasher: HasherDep,
@@ -90,7 +90,7 @@ async def login(
     summary="Exchange a refresh token for new tokens (the old one is spent)",
     responses=problems(401, 413),
 )
-async def refresh(
+async def refresh_tokens(
     body: RefreshRequest, pool: PoolDep, tokens: TokensDep, sessions: SessionsDep
 ) -> TokenPair:
     return await users.refresh_session(pool, tokens, sessions, body.refresh_token)
@@ -102,12 +102,12 @@ async def refresh(
     summary="Sign out: end the session the refresh token belongs to",
     responses=problems(401, 413),
 )
-async def logout(body: LogoutRequest, sessions: SessionsDep) -> None:
+async def sign_out(body: LogoutRequest, sessions: SessionsDep) -> None:
     await users.end_session(sessions, body.refresh_token)
 
 
 @router.get("/users/me", summary="The signed-in user", responses=problems(401))
-async def me(user: CurrentUser, pool: PoolDep) -> UserPublic:
+async def get_current_user(user: CurrentUser, pool: PoolDep) -> UserPublic:
     account = await users.get_account(pool, user.user_id)
     if account is None:
         raise Unauthorized("The account this token was issued to no longer exists.")
@@ -142,7 +142,7 @@ async def change_password(
     summary="Which channels the signed-in user is notified on, and where",
     responses=problems(401),
 )
-async def notification_preferences(
+async def get_notification_preferences(
     user: CurrentUser, pool: PoolDep
 ) -> NotificationPreferencesPublic:
     return await notifications.get_preferences(pool, user.user_id)

@@ -8,7 +8,9 @@ the saga and project them back. Tests keep apart by unique emails and SKUs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shopstream.apigateway import gateway_document
 from shopstream.settings import REPO_ROOT, Settings
 from stack.apps import CarrierSimulator, Projector, Worker
 from streams.testing import free_port
@@ -286,3 +289,25 @@ async def order_in(
     )
     body: dict[str, Any] = response.json()
     return body
+
+
+_gateway_document = functools.cache(gateway_document)
+
+# The response headers a client acts on; each must be documented where a response sends it.
+ACTED_ON_HEADERS = ("Location", "Idempotent-Replayed", "Retry-After", "WWW-Authenticate")
+
+
+def undocumented_headers(response: httpx.Response) -> list[str]:
+    """Which of ``ACTED_ON_HEADERS`` ``response`` sends that its operation does not document
+    for its status (the operation found by matching the request's path to the templates of
+    the document every gateway serves, routers aside)."""
+    document = _gateway_document()
+    method = response.request.method.lower()
+    path = response.request.url.path
+    for template, item in document["paths"].items():
+        pattern = re.sub(r"\{[^/]+\}", "[^/]+", template)
+        if method in item and re.fullmatch(pattern, path):
+            documented = item[method]["responses"].get(str(response.status_code), {})
+            names = {name.lower() for name in documented.get("headers", {})}
+            return [h for h in ACTED_ON_HEADERS if h in response.headers and h.lower() not in names]
+    raise AssertionError(f"{method.upper()} {path} is not in the document")

@@ -21,6 +21,7 @@ from tests.integration.api.conftest import (
     register,
     start_gateway,
     stop_gateway,
+    undocumented_headers,
 )
 
 LIMIT = 3
@@ -88,6 +89,7 @@ def _assert_limited(refused: httpx.Response) -> None:
     assert refused.status_code == 429, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert 0 < int(refused.headers["retry-after"]) <= 600
+    assert undocumented_headers(refused) == []
 
 
 async def test_one_password_sprayed_over_many_accounts_from_one_address_is_limited(

@@ -7,11 +7,19 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from typing import Any
 
 import httpx
 
-from tests.integration.api.conftest import GatewayProcess
+from tests.integration.api.conftest import (
+    Catalog,
+    GatewayProcess,
+    Person,
+    order_body,
+    place,
+    undocumented_headers,
+)
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -58,3 +66,29 @@ async def test_one_command_exports_the_document(gateway: GatewayProcess) -> None
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         served = (await client.get("/openapi.json")).json()
     assert json.loads(out) == served
+
+
+async def test_the_headers_a_client_acts_on_are_documented_where_they_are_sent(
+    client: httpx.AsyncClient, catalog: Catalog, customer: Person
+) -> None:
+    sku = await catalog.add(stock=5)
+    body = order_body((sku, 1))
+    placed = await place(client, customer, body, key="same-key")
+    replayed = await place(client, customer, body, key="same-key")
+    created = await client.post(
+        "/products",
+        json={
+            "sku": f"T-{uuid.uuid4().hex[:12]}",
+            "name": "Mug",
+            "category": "kitchen",
+            "description": "A mug.",
+            "price_cents": 900,
+        },
+        headers=catalog.admin.headers,
+    )
+    signed_out = await client.get("/orders")
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert (placed.status_code, created.status_code, signed_out.status_code) == (202, 201, 401)
+    for response in (placed, replayed, created, signed_out):
+        assert "Location" in response.headers or response.status_code == 401
+        assert undocumented_headers(response) == [], response.request.url

@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from shopstream.settings import Settings
-from tests.integration.api.conftest import GatewayProcess, Person, start_gateway, stop_gateway
+from tests.integration.api.conftest import (
+    GatewayProcess,
+    Person,
+    start_gateway,
+    stop_gateway,
+    undocumented_headers,
+)
 
 POOL_SIZE = 4
 
@@ -138,6 +144,7 @@ async def test_a_dependency_that_stops_answering_is_a_503_problem_naming_it(
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.headers["retry-after"] == "5"
+    assert undocumented_headers(refused) == []
     assert refused.json() == {
         "type": "about:blank",
         "title": "Service Unavailable",
