@@ -20,7 +20,8 @@ from api import clients
 from api.dynamo import DynamoDBClient
 from api.idempotency import IdempotencyStore
 from api.outbox import Outbox
-from api.problems import Forbidden, Unauthorized
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.ratelimit import RateLimiter
 from api.resources import Resources
 from api.security import AccessTokens, PasswordHasher, Principal, TokenError
@@ -138,19 +139,22 @@ class _Bearer(SecurityBase, Generic[T]):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if not token or scheme.lower() != "bearer":
-            raise Unauthorized(
-                "Sign in first: send an access token as 'Authorization: Bearer ...'."
+            raise ApiError(
+                ProblemType.SIGN_IN_REQUIRED,
+                "Sign in first: send an access token as 'Authorization: Bearer ...'.",
             )
         try:
             user = resources.tokens.verify(token)
         except TokenError as error:
-            raise Unauthorized(f"The access token is not valid: {error}.") from error
+            raise ApiError(
+                ProblemType.SIGN_IN_REQUIRED, f"The access token is not valid: {error}."
+            ) from error
         return self._then(user, resources)
 
 
 def _admin(user: Principal, _: Resources) -> Principal:
     if not user.is_admin:
-        raise Forbidden("Only an admin may do this.")
+        raise ApiError(ProblemType.ADMIN_ONLY, "Only an admin may do this.")
     return user
 
 

@@ -38,7 +38,8 @@ from uuid import UUID
 
 import asyncpg
 
-from api.problems import Unprocessable
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from shopstream.logs import get_logger
 from shopstream.settings import Settings
 
@@ -80,11 +81,12 @@ class NotSellable:
     currencies: list[str]
 
 
-class KeyReused(Unprocessable):
+class KeyReused(ApiError):
     def __init__(self) -> None:
         super().__init__(
+            ProblemType.IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was used with a different request body; use a new key for a "
-            "new request."
+            "new request.",
         )
 
 

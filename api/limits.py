@@ -40,7 +40,7 @@ class BodyLimitMiddleware:
         detail = f"The request body is larger than {scope['path']} accepts ({limit} bytes)."
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await problem(413, detail)(scope, receive, send)
+            await problem(413, detail, instance=scope["path"])(scope, receive, send)
             return
         received = 0
 

@@ -65,11 +65,13 @@ def operation_id(route: APIRoute) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` entries documenting these error statuses as problem documents."""
+def problems(*statuses: int, model: type[Problem] = Problem) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting these error statuses as problem documents: ``model``
+    when a route's problem has members of its own (its name ends in ``Problem``)."""
+    assert model.__name__.endswith("Problem"), model
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        responses[status] = {"model": Problem, "description": HTTPStatus(status).phrase}
+        responses[status] = {"model": model, "description": HTTPStatus(status).phrase}
         if status in _PROBLEM_HEADERS:
             responses[status]["headers"] = _PROBLEM_HEADERS[status]
     return responses
@@ -87,6 +89,15 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _problem_schema(response: dict[str, Any]) -> dict[str, Any]:
+    """The problem model ``problems()`` declared for the response; ``Problem`` for the rest
+    (FastAPI's own validation error model among them)."""
+    declared = response.get("content", {}).get("application/json", {}).get("schema", {})
+    if declared.get("$ref", "").endswith("Problem"):
+        return {"$ref": declared["$ref"]}
+    return _PROBLEM_REF
+
+
 def _as_problems(schema: dict[str, Any]) -> None:
     for path in schema.get("paths", {}).values():
         for operation in path.values():
@@ -96,7 +107,7 @@ def _as_problems(schema: dict[str, Any]) -> None:
                 responses.setdefault("400", {"description": "The body cannot be parsed"})
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400:
-                    response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+                    response["content"] = {PROBLEM_JSON: {"schema": _problem_schema(response)}}
                     if status == "422":
                         response["description"] = "The request is not valid"
     used = {

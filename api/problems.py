@@ -1,8 +1,10 @@
 """Every error leaves the gateway as ``application/problem+json`` (RFC 9457).
 
-Services raise ``ApiError`` (or one of its named statuses); the handlers here turn it, and
-every framework error (404, 405, 413, 422, 500), into a problem document. ``Problem`` is the
-document's schema, which ``api.openapi`` puts on every error response of the OpenAPI.
+Services raise ``ApiError`` with the kind of problem (``api.problem_types``), which gives its
+``type`` URI, status and title; the handlers here turn it, and every framework error (400,
+404, 405, 413, 422, 500), into a problem document whose ``instance`` is the request's path.
+``Problem`` is the document's schema, which ``api.openapi`` puts on every error response of
+the OpenAPI.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from api.problem_types import BLANK_TYPE, FRAMEWORK_TYPES, ProblemType
 from shopstream.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -27,79 +30,60 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = "about:blank"
-    title: str
+    type: str = Field(
+        description="The kind of problem: a URI of its own, each documented in docs/problems.md "
+        "(about:blank only for a framework error with no kind of its own)",
+        examples=[ProblemType.OUT_OF_STOCK.uri],
+    )
+    title: str = Field(description="The kind's title, the same on every occurrence")
     status: int
     detail: str
+    instance: str = Field(description="The path of the request that met the problem")
 
 
 class ApiError(Exception):
-    """A refusal a service decides on; becomes a problem document with ``status``."""
-
-    status = 400
+    """A refusal a service decides on; becomes a problem document of its ``kind``."""
 
     def __init__(
         self,
+        kind: ProblemType,
         detail: str,
         *,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
+        retry_after_s: int | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
+        self.kind = kind
         self.detail = detail
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
         self.extensions = extensions
+        self.headers: dict[str, str] = {}
+        if kind.status == 401:
+            # RFC 6750: a 401 for a bearer-protected resource names the scheme, and why.
+            self.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        if kind.status in (429, 503):
+            self.headers["Retry-After"] = str(retry_after_s or 1)
 
-
-class Unauthorized(ApiError):
-    status = 401
-
-    def __init__(self, detail: str) -> None:
-        # RFC 6750: a 401 for a bearer-protected resource names the scheme, and why.
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-
-
-class Forbidden(ApiError):
-    status = 403
-
-
-class NotFound(ApiError):
-    status = 404
-
-
-class Conflict(ApiError):
-    status = 409
-
-
-class Unprocessable(ApiError):
-    status = 422
-
-
-class TooManyRequests(ApiError):
-    status = 429
-
-    def __init__(self, detail: str, retry_after_s: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
-
-
-class Unavailable(ApiError):
-    status = 503
-
-    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+    @property
+    def status(self) -> int:
+        return self.kind.status
 
 
 def problem(
-    status: int, detail: str, *, title: str | None = None, **extensions: Any
+    kind: ProblemType | int, detail: str, *, instance: str, **extensions: Any
 ) -> JSONResponse:
+    """A problem document of ``kind``; a bare status is a framework error's (api.problem_types)."""
+    if isinstance(kind, int):
+        kind = FRAMEWORK_TYPES.get(kind, kind)
+    if isinstance(kind, ProblemType):
+        status, type_, title = kind.status, kind.uri, kind.title
+    else:
+        status, type_, title = kind, BLANK_TYPE, HTTPStatus(kind).phrase
     body = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
+        "type": type_,
+        "title": title,
         "status": status,
         "detail": detail,
+        "instance": instance,
         **extensions,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
@@ -111,7 +95,7 @@ def _where(location: tuple[int | str, ...]) -> str:
 
 async def _api_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    response = problem(error.status, error.detail, **error.extensions)
+    response = problem(error.kind, error.detail, instance=request.url.path, **error.extensions)
     response.headers.update(error.headers)
     return response
 
@@ -127,7 +111,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         detail = "The body cannot be parsed: send JSON (UTF-8) or the form the route documents."
     if error.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
-    response = problem(error.status_code, detail)
+    response = problem(error.status_code, detail, instance=request.url.path)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
     return response
@@ -140,12 +124,18 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         for item in error.errors()
     ]
     summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
-    return problem(422, f"The request is not valid: {summary}", errors=errors)
+    return problem(
+        422, f"The request is not valid: {summary}", instance=request.url.path, errors=errors
+    )
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    return problem(500, "An unexpected error occurred; it has been logged with the trace id.")
+    return problem(
+        500,
+        "An unexpected error occurred; it has been logged with the trace id.",
+        instance=request.url.path,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

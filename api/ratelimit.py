@@ -13,7 +13,8 @@ import math
 import time
 
 from api.dynamo import EXPIRES_AT, KEY, DynamoDBClient
-from api.problems import TooManyRequests
+from api.problem_types import ProblemType
+from api.problems import ApiError
 
 
 class RateLimiter:
@@ -23,7 +24,7 @@ class RateLimiter:
         self._window_s = window_s
 
     async def hit(self, scope: str, subject: str, limit: int) -> None:
-        """Count one attempt; raise TooManyRequests (429, Retry-After) past ``limit``."""
+        """Count one attempt; raise a 429 rate-limited problem (Retry-After) past ``limit``."""
         now = time.time()
         window = int(now // self._window_s)
         digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
@@ -40,6 +41,8 @@ class RateLimiter:
         )
         if int(response["Attributes"]["hits"]["N"]) > limit:
             retry_after = max(1, math.ceil((window + 1) * self._window_s - now))
-            raise TooManyRequests(
-                f"Too many {scope} attempts; try again in {retry_after} s.", retry_after
+            raise ApiError(
+                ProblemType.RATE_LIMITED,
+                f"Too many {scope} attempts; try again in {retry_after} s.",
+                retry_after_s=retry_after,
             )

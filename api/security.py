@@ -36,7 +36,8 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from api.problems import Unavailable
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from shopstream.settings import Settings
 
 Role = Literal["customer", "admin"]
@@ -93,8 +94,10 @@ class PasswordHasher:
             async with asyncio.timeout(self._queue_timeout_s):
                 await self._slots.acquire()
         except TimeoutError:
-            raise Unavailable(
-                "Too many sign-ins at once; try again in a moment.", retry_after_s=2
+            raise ApiError(
+                ProblemType.SIGN_IN_BUSY,
+                "Too many sign-ins at once; try again in a moment.",
+                retry_after_s=2,
             ) from None
         try:
             return await asyncio.to_thread(work)

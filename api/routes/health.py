@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.openapi import problems
-from api.problems import problem
+from api.problem_types import ProblemType
+from api.problems import Problem, problem
 from api.readiness import Readiness
 from api.resources import Resources
 from api.security import TokenError
@@ -36,6 +37,17 @@ class DependencyPublic(BaseModel):
 
 class ReadinessPublic(BaseModel):
     status: Literal["ready"]
+    dependencies: list[DependencyPublic] | None = Field(
+        default=None, description="Each check and its detail: for admins only."
+    )
+
+
+class NotReadyProblem(Problem):
+    """What ``/readyz`` answers when a dependency does not: exactly these members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    not_ready: list[str] = Field(description="The dependencies that did not answer, by name")
     dependencies: list[DependencyPublic] | None = Field(
         default=None, description="Each check and its detail: for admins only."
     )
@@ -61,7 +73,7 @@ def _is_admin(request: Request, resources: Resources) -> bool:
     summary="Readiness: what this process uses answers (details for admins)",
     response_model=ReadinessPublic,
     response_model_exclude_none=True,
-    responses=problems(503),
+    responses=problems(503, model=NotReadyProblem),
 )
 async def check_readiness(request: Request) -> Response:
     resources: Resources = request.app.state.resources
@@ -75,7 +87,11 @@ async def check_readiness(request: Request) -> Response:
         return JSONResponse({"status": "ready", **details})
     # The same shape every time: which dependencies are not ready, by name.
     response = problem(
-        503, f"Not ready: {', '.join(failing)} did not answer.", not_ready=failing, **details
+        ProblemType.NOT_READY,
+        f"Not ready: {', '.join(failing)} did not answer.",
+        instance=request.url.path,
+        not_ready=failing,
+        **details,
     )
     response.headers["Retry-After"] = "5"
     return response

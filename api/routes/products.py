@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 
 from api.deps import AdminUser, OutboxDep, PoolDep, PublisherDep, S3Dep, SettingsDep
 from api.openapi import LOCATION, problems
+from api.problem_types import ProblemType
 from api.problems import ApiError
 from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SKU_PATTERN, Cents, CleanStr
 from api.schemas.products import (
@@ -129,9 +130,11 @@ async def add_product_image(
 ) -> ImagePublic:
     data = await file.read(MAX_IMAGE_BYTES + 1)
     if len(data) > MAX_IMAGE_BYTES:
-        raise ApiError(f"An image may have at most {MAX_IMAGE_BYTES} bytes.", status=413)
+        raise ApiError(
+            ProblemType.BODY_TOO_LARGE, f"An image may have at most {MAX_IMAGE_BYTES} bytes."
+        )
     if not data:
-        raise ApiError("The file is empty.", status=422)
+        raise ApiError(ProblemType.EMPTY_FILE, "The file is empty.")
     image = await products.add_image(pool, s3, settings, sku, data)
     response.headers["Location"] = image.url
     return image

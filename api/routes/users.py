@@ -16,7 +16,8 @@ from api.deps import (
     TokensDep,
 )
 from api.openapi import problems
-from api.problems import Unauthorized
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.schemas.notifications import NotificationPreferences, NotificationPreferencesPublic
 from api.schemas.users import (
     LoginRequest,
@@ -110,7 +111,10 @@ async def sign_out(body: LogoutRequest, sessions: SessionsDep) -> None:
 async def get_current_user(user: CurrentUser, pool: PoolDep) -> UserPublic:
     account = await users.get_account(pool, user.user_id)
     if account is None:
-        raise Unauthorized("The account this token was issued to no longer exists.")
+        raise ApiError(
+            ProblemType.SIGN_IN_REQUIRED,
+            "The account this token was issued to no longer exists.",
+        )
     return account.public()
 
 

@@ -13,7 +13,8 @@ from typing import Final
 
 import asyncpg
 
-from api.problems import Conflict, NotFound
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.schemas.cart import CartLineAdd, CartLinePublic, CartPublic
 
 _LINES: Final = """
@@ -75,7 +76,7 @@ async def _orderable(connection: asyncpg.Connection, sku: str) -> tuple[str, int
         sku,
     )
     if row is None:
-        raise NotFound(f"No product {sku}.")
+        raise ApiError(ProblemType.PRODUCT_NOT_FOUND, f"No product {sku}.")
     return row["name"], row["available"]
 
 
@@ -86,7 +87,9 @@ async def _check_room(
         "SELECT count(*) FROM cart_lines WHERE user_id = $1 AND sku <> $2", user_id, sku
     )
     if count >= max_lines:
-        raise Conflict(f"A cart holds at most {max_lines} different products.")
+        raise ApiError(
+            ProblemType.CART_FULL, f"A cart holds at most {max_lines} different products."
+        )
 
 
 async def set_line(
@@ -96,7 +99,7 @@ async def set_line(
     async with pool.acquire() as connection, connection.transaction():
         name, available = await _orderable(connection, sku)
         if available <= 0:
-            raise Conflict(f"{name} is out of stock.")
+            raise ApiError(ProblemType.OUT_OF_STOCK, f"{name} is out of stock.")
         await _check_room(connection, user_id, sku, max_lines)
         held = min(quantity, available)
         await connection.execute(_UPSERT, user_id, sku, held)

@@ -10,7 +10,8 @@ from typing import Final
 import structlog
 from aiokafka.errors import KafkaError
 
-from api.problems import Unavailable
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from shopstream.logs import get_logger
 from streams.contract import EventBase
 from streams.publisher import EventPublisher
@@ -32,13 +33,14 @@ def request_trace() -> dict[str, str]:
 
 
 async def publish(publisher: EventPublisher, events: Sequence[EventBase]) -> None:
-    """Return once Kafka has acknowledged every event; raise Unavailable (503) otherwise."""
+    """Return once Kafka has acknowledged every event; raise NOT_CONFIRMED (503) otherwise."""
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await publisher.publish(events)
     except (KafkaError, TimeoutError) as error:
         log.warning("publish failed", error=repr(error), types=[event.type for event in events])
-        raise Unavailable(
+        raise ApiError(
+            ProblemType.NOT_CONFIRMED,
             "The request could not be confirmed just now; send it again (with the same "
             "Idempotency-Key, if it had one).",
             retry_after_s=2,

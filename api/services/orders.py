@@ -22,7 +22,8 @@ import asyncpg
 
 from api.dynamo import DynamoDBClient
 from api.idempotency import Envelope, IdempotencyStore, NotSellable, UnitPrice
-from api.problems import Conflict, Forbidden, NotFound, Unprocessable
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.schemas.orders import (
     AddressPublic,
     OrderAccepted,
@@ -91,14 +92,15 @@ async def place_order(
     return PlacedOrder(order.order_id, accepted_body(order), replayed=not claim.fresh)
 
 
-def _refusal(skus: list[str], catalog: NotSellable) -> Unprocessable:
+def _refusal(skus: list[str], catalog: NotSellable) -> ApiError:
     missing = [sku for sku in skus if sku not in catalog.on_sale]
     if missing:
-        return Unprocessable(f"Not in the catalog: {', '.join(missing)}.")
+        return ApiError(ProblemType.NOT_IN_CATALOG, f"Not in the catalog: {', '.join(missing)}.")
     if len(catalog.currencies) > 1:
-        return Unprocessable(
+        return ApiError(
+            ProblemType.MIXED_CURRENCIES,
             f"The lines are priced in {' and '.join(catalog.currencies)}; "
-            "one order pays in one currency."
+            "one order pays in one currency.",
         )
     raise RuntimeError("the catalog priced the order but the key was not claimed")
 
@@ -154,7 +156,7 @@ async def visible_order(pool: asyncpg.Pool, user: Principal, order_id: str) -> O
     like an order that does not exist: its existence is not the caller's to learn."""
     order = await get_order(pool, order_id)
     if order is None or (order.user_id != user.user_id and not user.is_admin):
-        raise NotFound(_NOT_FOUND.format(order_id=order_id))
+        raise ApiError(ProblemType.ORDER_NOT_FOUND, _NOT_FOUND.format(order_id=order_id))
     return order
 
 
@@ -272,7 +274,9 @@ async def cancel(
     try:
         transition(order.status, OrderStatus.CANCELLED)
     except TransitionRefused as refusal:
-        raise Conflict(f"The order cannot be cancelled: {refusal.reason}.") from refusal
+        raise ApiError(
+            ProblemType.ORDER_NOT_CANCELLABLE, f"The order cannot be cancelled: {refusal.reason}."
+        ) from refusal
     who = "the customer" if order.user_id == user.user_id else "an admin"
     why = f"requested by {who}: {reason}" if reason else f"requested by {who}"
     await publish(publisher, [OrderCancelled(order_id=order_id, reason=why, **request_trace())])
@@ -287,13 +291,16 @@ async def retry_payment(
 ) -> None:
     order = await visible_order(pool, user, order_id)
     if order.user_id != user.user_id:
-        raise Forbidden("Only the customer who placed the order can pay for it.")
+        raise ApiError(
+            ProblemType.NOT_ORDER_OWNER, "Only the customer who placed the order can pay for it."
+        )
     try:
         # Only a failed payment leads back to PENDING, which is what a retry does.
         transition(order.status, OrderStatus.PENDING)
     except TransitionRefused as refusal:
-        raise Conflict(
-            f"A payment can be retried only after a failed one: {refusal.reason}."
+        raise ApiError(
+            ProblemType.PAYMENT_NOT_RETRYABLE,
+            f"A payment can be retried only after a failed one: {refusal.reason}.",
         ) from refusal
     await publish(
         publisher,
@@ -316,7 +323,9 @@ async def change_shipping_address(
         order.status, shipment_requested=order.status is OrderStatus.PAID
     )
     if refusal is not None:
-        raise Conflict(f"The shipping address cannot change: {refusal}.")
+        raise ApiError(
+            ProblemType.ADDRESS_LOCKED, f"The shipping address cannot change: {refusal}."
+        )
     await publish(
         publisher,
         [ShippingAddressChanged(order_id=order_id, shipping_address=address, **request_trace())],

@@ -19,7 +19,8 @@ from typing import Any, Final
 import asyncpg
 
 from api.outbox import Outbox
-from api.problems import ApiError, Conflict, NotFound
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.schemas.products import (
     ImagePublic,
     ProductCreate,
@@ -165,7 +166,7 @@ async def get_product(pool: asyncpg.Pool, sku: str) -> ProductPublic:
         sku,
     )
     if row is None:
-        raise NotFound(f"No product {sku}.")
+        raise ApiError(ProblemType.PRODUCT_NOT_FOUND, f"No product {sku}.")
     return _product(row)
 
 
@@ -187,8 +188,9 @@ async def create_product(
         body.currency or settings.shop_currency,
     )
     if inserted is None:
-        raise Conflict(
-            f"SKU {body.sku} exists (or existed: a withdrawn product's SKU is never reused)."
+        raise ApiError(
+            ProblemType.SKU_TAKEN,
+            f"SKU {body.sku} exists (or existed: a withdrawn product's SKU is never reused).",
         )
     return await get_product(pool, body.sku)
 
@@ -218,7 +220,7 @@ async def update_product(
             *changes.values(),
         )
         if row is None:
-            raise NotFound(f"No product {sku}.")
+            raise ApiError(ProblemType.PRODUCT_NOT_FOUND, f"No product {sku}.")
         repriced = (row["old_price_cents"], row["old_currency"]) != (
             row["price_cents"],
             row["currency"],
@@ -256,7 +258,7 @@ async def withdraw_product(pool: asyncpg.Pool, sku: str) -> None:
         sku,
     )
     if withdrawn is None:
-        raise NotFound(f"No product {sku}.")
+        raise ApiError(ProblemType.PRODUCT_NOT_FOUND, f"No product {sku}.")
 
 
 async def adjust_stock(
@@ -296,7 +298,9 @@ async def add_image(
     await get_product(pool, sku)
     content_type = image_type(data)
     if content_type is None:
-        raise ApiError("Only PNG, JPEG and WebP images are accepted.", status=415)
+        raise ApiError(
+            ProblemType.UNSUPPORTED_IMAGE_TYPE, "Only PNG, JPEG and WebP images are accepted."
+        )
     image_id = f"img_{uuid.uuid4().hex}"
     key = f"products/{sku}/{image_id}.{_IMAGE_TYPES[content_type]}"
     # The object first: a row never points at an image that is not there. A crash between the
@@ -338,5 +342,5 @@ async def delete_image(
         sku,
     )
     if key is None:
-        raise NotFound(f"No image {image_id} on product {sku}.")
+        raise ApiError(ProblemType.IMAGE_NOT_FOUND, f"No image {image_id} on product {sku}.")
     await s3.delete_object(Bucket=settings.product_images_bucket, Key=key)

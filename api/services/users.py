@@ -8,7 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from api.problems import NotFound, Unauthorized
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.schemas.users import TokenPair, UserPublic
 from api.security import AccessTokens, PasswordHasher, Role
 from api.sessions import SessionError, Sessions
@@ -95,14 +96,14 @@ async def get_account(pool: asyncpg.Pool, user_id: str) -> Account | None:
 async def authenticate(
     pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str
 ) -> Account:
-    """The account if the password matches; Unauthorized (same words either way) if not."""
+    """The account if the password matches; WRONG_CREDENTIALS (same words either way) if not."""
     row = await pool.fetchrow(
         f"SELECT {_COLUMNS}, token_version, password_hash FROM users WHERE email = $1",  # noqa: S608
         email,
     )
     stored = None if row is None else row["password_hash"]
     if not await hasher.verify(stored, password) or row is None:
-        raise Unauthorized(_WRONG_CREDENTIALS)
+        raise ApiError(ProblemType.WRONG_CREDENTIALS, _WRONG_CREDENTIALS)
     if hasher.needs_rehash(row["password_hash"]):
         # Parameters were raised since this hash was made: upgrade it while we know the password.
         await pool.execute(
@@ -128,12 +129,17 @@ async def refresh_session(
     try:
         session, rotated = await sessions.rotate(refresh_token)
     except SessionError as error:
-        raise Unauthorized(f"The refresh token cannot be used: {error}.") from error
+        raise ApiError(
+            ProblemType.REFRESH_TOKEN_REJECTED, f"The refresh token cannot be used: {error}."
+        ) from error
     account = await get_account(pool, session.user_id)
     if account is None or account.token_version != session.token_version:
         # The password changed (or the account is gone) since this session started.
         await sessions.revoke_family(session.family)
-        raise Unauthorized("The session ended when the password changed; sign in again.")
+        raise ApiError(
+            ProblemType.REFRESH_TOKEN_REJECTED,
+            "The session ended when the password changed; sign in again.",
+        )
     return TokenPair(
         access_token=tokens.issue(account.user_id, account.role),
         refresh_token=rotated,
@@ -145,7 +151,9 @@ async def end_session(sessions: Sessions, refresh_token: str) -> None:
     try:
         await sessions.revoke(refresh_token)
     except SessionError as error:
-        raise Unauthorized(f"The refresh token cannot be used: {error}.") from error
+        raise ApiError(
+            ProblemType.REFRESH_TOKEN_REJECTED, f"The refresh token cannot be used: {error}."
+        ) from error
 
 
 async def change_password(
@@ -158,9 +166,9 @@ async def change_password(
     """Set a new password; every session started before it ends at its next refresh."""
     stored = await pool.fetchval("SELECT password_hash FROM users WHERE user_id = $1", user_id)
     if stored is None:
-        raise NotFound("This account no longer exists.")
+        raise ApiError(ProblemType.ACCOUNT_NOT_FOUND, "This account no longer exists.")
     if not await hasher.verify(stored, current_password):
-        raise Unauthorized("The current password is wrong.")
+        raise ApiError(ProblemType.WRONG_CREDENTIALS, "The current password is wrong.")
     row = await pool.fetchrow(
         f"""
         UPDATE users
@@ -172,7 +180,7 @@ async def change_password(
         await hasher.hash(new_password),
     )
     if row is None:
-        raise NotFound("This account no longer exists.")
+        raise ApiError(ProblemType.ACCOUNT_NOT_FOUND, "This account no longer exists.")
     log.info("password changed; earlier sessions revoked", user_id=user_id)
     return _account(row)
 

@@ -48,6 +48,8 @@ async def test_a_sold_out_product_cannot_be_put_in_the_cart(
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "Gone mug is out of stock."
+    assert response.json()["type"] == "https://shopstream.dev/problems/out-of-stock"
+    assert response.json()["instance"] == f"/cart/lines/{mug}"
 
 
 async def test_an_unknown_product_is_not_found_and_a_bad_quantity_is_refused(

@@ -274,6 +274,7 @@ async def test_a_payment_retry_is_refused_unless_the_payment_failed(
     )
     assert response.status_code == 409
     assert "only after a failed one" in response.json()["detail"]
+    assert response.json()["type"] == "https://shopstream.dev/problems/payment-not-retryable"
 
 
 async def test_an_unpaid_order_is_cancelled_on_request(
@@ -292,6 +293,7 @@ async def test_an_unpaid_order_is_cancelled_on_request(
     again = await client.post(f"/orders/{order_id}/cancel", headers=customer.headers)
     assert again.status_code == 409
     assert "cancelled is final" in again.json()["detail"]
+    assert again.json()["type"] == "https://shopstream.dev/problems/order-not-cancellable"
 
 
 async def test_a_delivered_order_cannot_be_cancelled(
@@ -334,6 +336,7 @@ async def test_an_address_change_is_accepted_before_shipment_and_refused_after_i
     assert after_shipping.status_code == 409
     assert after_shipping.headers["Content-Type"] == "application/problem+json"
     assert "left the warehouse" in after_shipping.json()["detail"]
+    assert after_shipping.json()["type"] == "https://shopstream.dev/problems/address-locked"
     # What the saga does with an accepted change: tests/integration/api/test_address_change.py.
 
 

@@ -54,6 +54,7 @@ async def test_a_sku_is_taken_once(
         headers=admin.headers,
     )
     assert again.status_code == 409
+    assert again.json()["type"] == "https://shopstream.dev/problems/sku-taken"
 
 
 async def test_customers_and_strangers_cannot_change_the_catalog(

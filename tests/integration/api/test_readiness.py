@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import asyncpg
 import boto3
 import httpx
+import jsonschema
 import pytest
 
 from shopstream.settings import Settings
@@ -128,11 +129,12 @@ def products_gateway(
 
 
 async def test_a_dependency_that_stops_answering_is_a_503_problem_naming_it(
-    products_gateway: tuple[GatewayProcess, str], stack_settings: Settings
+    products_gateway: tuple[GatewayProcess, str], stack_settings: Settings, admin: Person
 ) -> None:
     gateway, bucket = products_gateway
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        assert (await client.get("/readyz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
         s3 = boto3.client(
             "s3",
             endpoint_url=stack_settings.aws_endpoint_url,
@@ -141,14 +143,24 @@ async def test_a_dependency_that_stops_answering_is_a_503_problem_naming_it(
         s3.delete_bucket_policy(Bucket=bucket)
         s3.delete_bucket(Bucket=bucket)
         refused = await client.get("/readyz")
+        refused_to_admin = await client.get("/readyz", headers=admin.headers)
+        document = (await client.get("/openapi.json")).json()
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.headers["retry-after"] == "5"
     assert undocumented_headers(refused) == []
     assert refused.json() == {
-        "type": "about:blank",
-        "title": "Service Unavailable",
+        "type": "https://shopstream.dev/problems/not-ready",
+        "title": "Not ready",
         "status": 503,
         "detail": "Not ready: s3 did not answer.",
+        "instance": "/readyz",
         "not_ready": ["s3"],
     }
+    # Both shapes, the anonymous and the admin's, are the one the document promises.
+    assert refused_to_admin.status_code == 503
+    assert {item["name"] for item in refused_to_admin.json()["dependencies"]} >= {"s3"}
+    documented = document["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    schema = {**documented["application/problem+json"]["schema"], **document}
+    for answer in (refused, refused_to_admin):
+        jsonschema.validate(answer.json(), schema)

@@ -9,7 +9,8 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from api.problems import Unavailable
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.security import AccessTokens, PasswordHasher, TokenError
 from shopstream.settings import Settings
 
@@ -95,8 +96,9 @@ async def test_a_hash_that_waits_too_long_for_a_slot_is_refused_with_retry_after
     results = await asyncio.gather(
         *(hasher.hash(f"password {n}") for n in range(3)), return_exceptions=True
     )
-    refused = [result for result in results if isinstance(result, Unavailable)]
+    refused = [result for result in results if isinstance(result, ApiError)]
     assert refused
+    assert refused[0].kind is ProblemType.SIGN_IN_BUSY
     assert refused[0].status == 503
     assert "Retry-After" in refused[0].headers
 
