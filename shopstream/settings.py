@@ -1,19 +1,35 @@
 """The one typed settings object. Nothing else in the project reads the environment.
 
-Every field can be set as ``SHOPSTREAM_<FIELD>`` (nested: ``SHOPSTREAM_PORTS__KAFKA``).
-Service addresses default to the local stack on loopback; ``aws_endpoint_url`` defaults to
-unset so that the same code talks to real AWS unless the local stack (or a test) points it
-at the moto server.
+Every field can be set as ``SHOPSTREAM_<FIELD>`` (nested: ``SHOPSTREAM_PORTS__KAFKA``);
+``docs/configuration.md`` lists them all (``python -m shopstream.config_reference`` writes it).
+Any other ``SHOPSTREAM_*`` variable stops the process at its start, naming the closest valid
+name: a misspelt setting would otherwise be ignored, silently.
+
+Service addresses default to the local stack on loopback, built from ``ports`` (the one place
+a local port is chosen) unless set explicitly; ``aws_endpoint_url`` defaults to unset so that
+the same code talks to real AWS unless the local stack (or a test) points it at the moto
+server.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from re import Pattern
-from typing import Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +49,7 @@ class StackPorts(BaseModel):
     rabbitmq_dist: int = 26674
     epmd: int = 26369
     mqtt: int = 26883
+    smtp: int = 26025
     moto: int = 26500
     gateway: int = 8000
     worker_web: int = 26066
@@ -41,6 +58,59 @@ class StackPorts(BaseModel):
     etcd_client: int = 26379
     etcd_peer: int = 26380
     operator_metrics: int = 26081
+
+
+ENV_PREFIX: Final = "SHOPSTREAM_"
+NESTED_DELIMITER: Final = "__"
+# Variables of the prefix that are no setting, and who reads them.
+NOT_SETTINGS: Final = {
+    "SHOPSTREAM_CACHE": "stack/kube/build-*.sh: the build scripts' cache root",
+    "SHOPSTREAM_FUZZ_EXAMPLES": "tests/integration/api/test_schemathesis.py: examples per route",
+}
+# What Kubernetes puts in every pod for each Service of its namespace (service links): a
+# Service named shopstream-gateway gives SHOPSTREAM_GATEWAY_SERVICE_HOST, _PORT and so on.
+_SERVICE_LINK = re.compile(
+    r"^SHOPSTREAM(?:_\w+)?_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)$"
+)
+_SERVICE_LINK_URL = re.compile(r"^(?:tcp|udp|sctp)://")
+
+
+class UnknownSettingError(Exception):
+    """A ``SHOPSTREAM_*`` variable that names no setting: a typo the process must not ignore."""
+
+
+def setting_names() -> list[str]:
+    """Every environment variable a setting can be read from."""
+    names = []
+    for name, field in Settings.model_fields.items():
+        names.append(ENV_PREFIX + name.upper())
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            names.extend(
+                f"{ENV_PREFIX}{name.upper()}{NESTED_DELIMITER}{sub.upper()}"
+                for sub in field.annotation.model_fields
+            )
+    return names
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """One line for each ``SHOPSTREAM_*`` variable of ``environ`` that is no setting."""
+    valid = setting_names()
+    known = set(valid) | set(NOT_SETTINGS)
+    lines = []
+    for variable, value in sorted(environ.items()):
+        name = variable.upper()
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        if _SERVICE_LINK.match(name) or (name.endswith("_PORT") and _SERVICE_LINK_URL.match(value)):
+            continue
+        # Compared without the prefix, which every name shares.
+        closest = difflib.get_close_matches(
+            name.removeprefix(ENV_PREFIX), [v.removeprefix(ENV_PREFIX) for v in valid], n=1
+        )
+        hint = f"did you mean {ENV_PREFIX}{closest[0]}?" if closest else "see docs/configuration.md"
+        lines.append(f"{variable} is not a setting; {hint}")
+    return lines
 
 
 class Settings(BaseSettings):
@@ -62,6 +132,7 @@ class Settings(BaseSettings):
     kafka_version: str = "4.1.1"
     log4j_version: str = "2.25.3"
     kafka_heap: str = "512m"
+    # Kafka's brokers, host:port[,host:port]. Unset: the local stack's (``local_addresses``).
     kafka_bootstrap_servers: str = "127.0.0.1:26092"
     topic_partitions: int = 4
     topic_replication_factor: int = 1
@@ -100,6 +171,7 @@ class Settings(BaseSettings):
     # 0.1 s costs an idle worker CPU (a fetch request every wait, for every partition).
     worker_fetch_max_wait_s: float = 0.1
 
+    # PostgreSQL and RabbitMQ (AMQP) URLs, with their credentials. Unset: the local stack's.
     database_url: SecretStr = SecretStr(
         "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
     )
@@ -306,12 +378,38 @@ class Settings(BaseSettings):
     operator_sns_protocols: frozenset[str] = frozenset({"sqs"})
     operator_sns_endpoint_patterns: tuple[Pattern[str], ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_variables_and_addresses_from_ports(cls, data: Any) -> Any:
+        problems = unknown_settings(os.environ)
+        if problems:
+            raise UnknownSettingError("\n".join(problems))
+        if isinstance(data, dict):
+            for name, value in local_addresses(
+                StackPorts.model_validate(data.get("ports", {}))
+            ).items():
+                data.setdefault(name, value)
+        return data
+
     @property
     def is_deployed(self) -> bool:
         """Named as an environment other than the local one (staging, production, ...):
         nothing may point at the local stack there. Unset is a developer's shell or a test,
         where the local stack is the default."""
         return self.environment not in (None, "local")
+
+
+def local_addresses(ports: StackPorts) -> dict[str, Any]:
+    """Where the local stack's services are, from its ports: each setting's value unless the
+    setting is given (by the environment or by the caller)."""
+    return {
+        "kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}",
+        "database_url": f"postgresql://shopstream:shopstream@127.0.0.1:{ports.postgres}/shopstream",
+        "amqp_url": f"amqp://shopstream:shopstream@127.0.0.1:{ports.amqp}//",
+        "mqtt_port": ports.mqtt,
+        "smtp_port": ports.smtp,
+        "notification_order_url": f"http://127.0.0.1:{ports.gateway}/orders/{{order_id}}",
+    }
 
 
 @lru_cache(maxsize=1)
