@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
+from importlib.metadata import version
 from types import FrameType
+from typing import Any
 
 from shopstream import order_commands
 from shopstream.dead_letters import commands as dlq_commands
 from shopstream.dead_letters.watch import watch
 from shopstream.logs import configure_logging
-from shopstream.settings import Settings, get_settings
+from shopstream.settings import Settings, UnknownSettingError, get_settings
 from stack import control
 from stack.apps import Gateway
 from stack.environment import use_local_stack
@@ -45,7 +49,21 @@ def _stack_status(args: argparse.Namespace) -> int:
     settings = use_local_stack(get_settings())
     names = args.parts or control.names()
     healthy = True
+    listed: list[dict[str, Any]] = []
     for part, running, checks in asyncio.run(control.status(control.select(settings, names))):
+        listed.append(
+            {
+                "part": part.name,
+                "address": part.address,
+                "running": running,
+                "checks": [asdict(check) for check in checks] if running else [],
+            }
+        )
+        if args.json:
+            optional = control.APPLICATIONS + control.ON_DEMAND
+            up = running and all(check.ok for check in checks)
+            healthy = healthy and (up or (not running and part.name in control.names(optional)))
+            continue
         if not running:
             print(f"{part.name:<9} stopped   {part.address}")
             optional = control.APPLICATIONS + control.ON_DEMAND
@@ -58,6 +76,8 @@ def _stack_status(args: argparse.Namespace) -> int:
                 f"{check.latency_ms:.0f} ms: {check.detail}]"
             )
             healthy = healthy and check.ok
+    if args.json:
+        print(json.dumps(listed, indent=2))
     return 0 if healthy else 1
 
 
@@ -144,13 +164,25 @@ def _stock_set(args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> bool:
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # the terminal closed its input: no answer is no
+        return False
 
 
 def _dlq(args: argparse.Namespace) -> int:
+    if args.verb == "purge" and not args.yes and not sys.stdin.isatty():
+        # Nobody to answer the question: refuse before touching anything.
+        raise StackError(
+            f"purging {args.queue} asks for confirmation, and there is no terminal to ask on; "
+            "pass --yes to purge without asking"
+        )
     settings = _ops_settings()
     try:
         match args.verb:
+            case "list" if args.json:
+                summaries = asyncio.run(dlq_commands.list_all(settings, lambda line: None))
+                print(json.dumps([asdict(summary) for summary in summaries], indent=2))
             case "list":
                 asyncio.run(dlq_commands.list_all(settings, print))
             case "show":
@@ -168,8 +200,12 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+_JSON_HELP = "print a JSON array, for scripts"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopstream", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('shopstream')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the stack and the application, in the foreground")
@@ -189,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "parts", nargs="*", metavar="PART", help=f"any of: {', '.join(part_names)}"
         )
+        if verb == "status":
+            command.add_argument("--json", action="store_true", help=_JSON_HELP)
         command.set_defaults(handler=handler)
     logs = verbs.add_parser("logs", help="show a part's log (default: all)")
     logs.add_argument("part", nargs="?", choices=part_names)
@@ -213,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dlq = commands.add_parser("dlq", help="dead letters: Kafka topic, SQS and AMQP queues")
     dlq_verbs = dlq.add_subparsers(dest="verb", required=True)
-    dlq_verbs.add_parser("list", help="every dead-letter queue, its count and oldest age")
+    listing = dlq_verbs.add_parser("list", help="every dead-letter queue, its count and oldest age")
+    listing.add_argument("--json", action="store_true", help=_JSON_HELP)
     for verb, text in [
         ("show", "print dead letters with their reason and original bytes"),
         ("redrive", "send them back to where they came from, to be processed again"),
@@ -239,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackError as error:
         print(f"shopstream: error: {error}", file=sys.stderr, flush=True)
         return 1
+    except UnknownSettingError as error:
+        print(f"shopstream: error: {error}", file=sys.stderr, flush=True)
+        return 2
     except KeyboardInterrupt:
         return 130
 
