@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     # An agent applies at most this many records per batch: its outputs are awaited once per
     # batch, its rows stored after them (streams.agents.processing).
     agent_batch_size: int = 500
+    # How long the worker's producer waits for more records before it sends a request: the
+    # agents' batches, the tables' changelog rows and the dead letters then share requests
+    # (a request is a system call and a broker round of its own). Each hop of an order waits
+    # up to this much more.
+    worker_producer_linger_s: float = 0.0
+    # Rows an agent keeps decoded per table, from one batch to the next: a busy key (a SKU
+    # that many orders hold) is then parsed again only when its stored bytes change.
+    agent_row_cache_size: int = 10_000
     # How long a fetch waits at the broker for records to arrive. Faust's 1.5 s held records
     # of partitions with data back while a fetch for quiet ones was pending; much less than
     # 0.1 s costs an idle worker CPU (a fetch request every wait, for every partition).

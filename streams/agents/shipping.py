@@ -55,7 +55,7 @@ policy = LinkPolicy(
     retry_backoff=timedelta(seconds=settings.shipping_retry_backoff_s),
 )
 shipments_table = table("shipments")
-shipments = StagedTable(shipments_table, Shipment.model_validate_json)
+shipments = StagedTable.of_model(shipments_table, Shipment)
 sender = RequestSender(settings)
 
 
@@ -81,7 +81,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         await _send(step.shipment)
     if (shipment := step.shipment) is not None:
         key = row_key(shipment.order_id, shipment.attempt).encode()
-        shipments.stage(key, shipment, shipment.model_dump_json().encode())
+        shipments.stage(key, shipment)
     return Outcome(events=step.events, stored=_tracking(step.shipment), duplicate=step.duplicate)
 
 
