@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, cast
 from uuid import UUID
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 from pydantic import AwareDatetime
 
 from shopstream.aws import aws_client
@@ -56,7 +57,9 @@ __all__ = [
     "order_timeline",
     "record_event",
     "record_events",
+    "refused_by_dynamodb",
     "sort_key",
+    "unavailable",
 ]
 
 # An aiobotocore DynamoDB client; aiobotocore ships no type information.
@@ -400,6 +403,33 @@ def _check_layout(table: str, description: Mapping[str, Any]) -> None:
             f" local indexes {indexes}); expected key {_KEY_SCHEMA} and index {TIME_INDEX}"
             f" {_TIME_KEY_SCHEMA}. Point history_table elsewhere or migrate that table."
         )
+
+
+# DynamoDB's answers that say "not now" rather than "not this": throttling and its own trouble.
+_UNAVAILABLE_CODES: Final = frozenset(
+    {
+        "InternalServerError",
+        "LimitExceededException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ThrottlingException",
+    }
+)
+
+
+def refused_by_dynamodb(error: BaseException) -> bool:
+    """Whether DynamoDB refused a write for the items it carries (an item over 400 KB, a
+    number of more than 38 digits, ...): writing them again fails again."""
+    return isinstance(error, ClientError) and _code(error) == "ValidationException"
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether a call failed for DynamoDB or the way there (throttled, unreachable, timed
+    out), not for what it asked: worth trying again later, once botocore's retries are spent."""
+    if isinstance(error, ClientError):
+        return _code(error) in _UNAVAILABLE_CODES
+    return isinstance(error, EndpointUnreachable | HTTPClientError | OSError)
 
 
 def _code(error: ClientError) -> str:
