@@ -73,6 +73,8 @@ async def test_a_customer_registers_searches_buys_two_products_and_watches_deliv
     assert await page.evaluate("performance.timeOrigin") == opened_at  # never reloaded
     await expect(page.locator("#order-tracking")).to_have_text(re.compile(r"SP\d+"))
     await expect(page.locator("#order-lines")).to_contain_text(teapot)
+    keys = await timeline.locator("li").evaluate_all("(items) => items.map((li) => li.dataset.key)")
+    assert keys == sorted(keys)  # in the order things happened, however they arrived
     await customer.shot("order-delivered")
     assert page.url.endswith(f"/shop/orders/{order_id}")
     # Kept beside the screenshots, not asserted on: how long events took to reach the page.

@@ -161,12 +161,12 @@ export async function order() {
     onMessage(kind, event) {
       if (seen.has(event.event_id)) return;
       seen.add(event.event_id);
-      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-shown": String(Date.now()) },
+      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-key": event.timeline_key, "data-shown": String(Date.now()) },
         el("time", { datetime: event.occurred_at, text: new Date(event.occurred_at).toLocaleTimeString() }),
         el("span", { text: event.text }));
-      // In time order: the topics of one order arrive interleaved, not sorted.
-      const at = Date.parse(event.occurred_at);
-      const later = [...timeline.children].find((other) => Date.parse(other.dataset.at) > at);
+      // In the order things happened, not the order they arrive in (each topic of an order
+      // comes on its own): by the server's timeline key, as the stored timeline is ordered.
+      const later = [...timeline.children].find((other) => other.dataset.key > event.timeline_key);
       timeline.insertBefore(item, later || null);
       if (event.type === "OrderStatusChanged") showStatus(String(event.summary.to_status));
       if (event.type === "ShipmentDispatched") $("#order-tracking").textContent = String(event.summary.tracking_number);
