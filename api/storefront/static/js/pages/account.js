@@ -119,16 +119,33 @@ function showStatus(status) {
   if (!retry.hidden && location.hash === "#retry") retry.querySelector("select").focus();
 }
 
+// The order keeps SKUs; the catalog names them. A product withdrawn since is shown by its SKU.
+async function productName(sku) {
+  try {
+    return (await api(`/products/${encodeURIComponent(sku)}`)).name;
+  } catch {
+    return null;
+  }
+}
+
+async function showLines(order) {
+  const names = await Promise.all(order.lines.map((line) => productName(line.sku)));
+  $("#order-lines tbody").replaceChildren(
+    ...order.lines.map((line, index) =>
+      el("tr", { "data-sku": line.sku },
+        el("th", { scope: "row" }, names[index] ? el("a", { href: `/shop/products/${encodeURIComponent(line.sku)}`, text: names[index] }) : line.sku),
+        el("td", { text: String(line.quantity) }),
+        el("td", { text: money(line.subtotal_cents, order.currency) })),
+    ),
+  );
+}
+
 function showOrder(order) {
   showStatus(order.status);
   $("#order-total").textContent = money(order.total_cents, order.currency);
   $("#order-tracking").textContent = order.tracking_number || "—";
   $("#order-refunded").textContent = order.refunded_cents ? money(order.refunded_cents, order.currency) : "—";
-  $("#order-lines tbody").replaceChildren(
-    ...order.lines.map((line) =>
-      el("tr", {}, el("th", { scope: "row", text: line.sku }), el("td", { text: String(line.quantity) }), el("td", { text: money(line.subtotal_cents, order.currency) })),
-    ),
-  );
+  showLines(order);  // not awaited: the timeline starts meanwhile
 }
 
 async function loadOrder(orderId) {
