@@ -93,7 +93,7 @@ async def load_demo(
             f"the demo shop is not loaded in environment {settings.environment!r}: its "
             "accounts' passwords are public"
         )
-    demo = demo or Demo.from_file()
+    demo = demo if demo is not None else Demo.from_file()
     pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1)
     try:
         await migrate(pool)
