@@ -289,6 +289,10 @@ class Settings(BaseSettings):
     # Storefront.
     # The web pages and their assets (api/storefront), served beside the REST routers.
     storefront_enabled: bool = True
+    # `shopstream run` loads the demo shop (api/demo.toml: a small catalog with stock, a
+    # customer and an admin whose passwords it prints) so that a first run has something to
+    # show. Local only: the demo's passwords are public. SHOPSTREAM_DEMO=0 starts empty.
+    demo: bool = True
     # The live stream (SSE) starts reading Kafka this far back, and keeps the events it saw for
     # this long: a browser reconnecting, even across a gateway restart, finds what it missed.
     live_replay_window_s: float = 120.0

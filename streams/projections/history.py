@@ -59,6 +59,7 @@ __all__ = [
     "record_events",
     "refused_by_dynamodb",
     "sort_key",
+    "timeline_key",
     "unavailable",
 ]
 
@@ -124,6 +125,10 @@ class HistoryEntry(Record):
             summary={name: _value(value) for name, value in item["summary"]["M"].items()},
             event_json=item["event"]["S"],
         )
+
+    @property
+    def timeline_key(self) -> str:
+        return timeline_key(self.occurred_at, self.type, self.event_id)
 
     def event(self) -> AnyEvent:
         """The recorded event, decoded (and lifted to the current schema) by the contract."""
@@ -204,7 +209,8 @@ async def order_timeline(
     client: DynamoDBClient | None = None,
     page_size: int | None = None,
 ) -> list[HistoryEntry]:
-    """Every recorded event of the order, oldest first; empty for an unknown order.
+    """Every recorded event of the order in timeline order (``timeline_key``: when it
+    happened, oldest first); empty for an unknown order.
 
     ``client``: a long-lived client to reuse (one is opened for the call otherwise).
     ``page_size``: items per DynamoDB request (its own 1 MB limit applies regardless).
@@ -217,8 +223,23 @@ async def order_timeline(
 
 def sort_key(event: EventBase) -> str:
     """``occurred_at#event_id``, with a fixed-width UTC time so that text order is time order."""
-    at = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{at}#{event.event_id}"
+    return f"{_utc_text(event.occurred_at)}#{event.event_id}"
+
+
+def timeline_key(occurred_at: datetime, event_type: str, event_id: UUID | str) -> str:
+    """Where an event stands in its order's timeline, as text that sorts.
+
+    When it happened (fixed-width UTC, to the microsecond); among events of one instant (the
+    outputs of one decision share its time) the status change first, since the saga decides
+    it before what it sends on because of it ("reserved", then "payment requested"); then the
+    id, so that every view of the timeline (the history, the live page) holds one order.
+    """
+    rank = 0 if event_type == "OrderStatusChanged" else 1
+    return f"{_utc_text(occurred_at)}#{rank}#{event_id}"
+
+
+def _utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def history_item(event: EventBase) -> dict[str, Any] | None:
@@ -339,7 +360,9 @@ async def _timeline(
         page = await client.query(**request)
         entries.extend(HistoryEntry.from_item(item) for item in page["Items"])
         if "LastEvaluatedKey" not in page:
-            return entries
+            # The index gave time order; this settles events of one instant as the live
+            # page does.
+            return sorted(entries, key=lambda entry: entry.timeline_key)
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
