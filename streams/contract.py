@@ -29,11 +29,13 @@ one is a contract change. Its transition rules live in ``streams.domain.order_st
 """
 
 import json
+import os
+import random
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal, Self, TypeAlias, TypeVar, get_args
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid5
 
 from pydantic import (
     AfterValidator,
@@ -83,8 +85,20 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids of new events and traces: unique, not secret (a record carries them in the clear), and
+# made for every event built, including each one ``derive`` gives its id a moment later. So
+# they come from a generator seeded from the OS once per process rather than from a system
+# call each (``uuid4``): on a busy saga worker that call alone was 3 % of the CPU.
+_ids = random.Random()  # noqa: S311 - uniqueness, not secrecy
+os.register_at_fork(after_in_child=_ids.seed)  # a forked child draws its own ids
+
+
+def _new_event_id() -> UUID:
+    return UUID(int=_ids.getrandbits(128), version=4)
+
+
 def _new_trace_id() -> str:
-    return uuid4().hex
+    return f"{_ids.getrandbits(128):032x}"
 
 
 # Unicode's control characters (general category Cc) are U+0000-U+001F and U+007F-U+009F,
@@ -183,7 +197,7 @@ class EventBase(Record):
     key_field: ClassVar[Literal["order_id", "sku"]]
 
     type: str
-    event_id: UUID = Field(default_factory=uuid4)
+    event_id: UUID = Field(default_factory=_new_event_id)
     # Strict: "1" or true is not a version, in JSON or in Python.
     schema_version: Annotated[int, Field(ge=1, le=SCHEMA_VERSION, strict=True)] = SCHEMA_VERSION
     occurred_at: UtcDatetime = Field(default_factory=_utc_now)

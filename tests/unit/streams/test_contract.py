@@ -1,4 +1,5 @@
 import json
+import os
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -445,3 +446,24 @@ def test_the_control_characters_refused_are_exactly_unicodes_category_cc() -> No
         ord("\r"),
     }
     assert refused == expected
+
+
+def test_new_events_get_distinct_version_4_ids_and_trace_ids() -> None:
+    events = [OrderCancelled(order_id="ord-1", reason="changed my mind") for _ in range(1000)]
+    assert len({event.event_id for event in events}) == 1000
+    assert len({event.trace_id for event in events}) == 1000
+    assert {event.event_id.version for event in events} == {4}
+
+
+def test_a_forked_process_draws_ids_of_its_own() -> None:
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: send one id back and leave at once
+        os.write(write, OrderCancelled(order_id="ord-1", reason="r").event_id.bytes)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 16)
+    os.close(read)
+    ours = {OrderCancelled(order_id="ord-1", reason="r").event_id.bytes for _ in range(100)}
+    assert theirs not in ours
