@@ -29,6 +29,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +134,8 @@ async def lag(settings: Settings, groups: list[str]) -> int:
         await admin.close()
 
 
-async def records_written(settings: Settings, app_id: str) -> int:
-    """Every record on the worker's topics and its tables' changelogs so far."""
+async def records_written(settings: Settings, app_id: str) -> Counter[str]:
+    """Every record on the worker's topics and its tables' changelogs so far, by topic."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -150,7 +151,10 @@ async def records_written(settings: Settings, app_id: str) -> int:
             for topic in await admin.describe_topics(ours)
             for partition in topic["partitions"]
         ]
-        return sum((await consumer.end_offsets(partitions)).values())
+        written: Counter[str] = Counter()
+        for partition, end in (await consumer.end_offsets(partitions)).items():
+            written[partition.topic.removeprefix(settings.topic_prefix)] += end
+        return written
     finally:
         await consumer.stop()
         await admin.close()
@@ -355,14 +359,23 @@ async def run_phases(
             name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(at_max)
             for name, pid in pids.items()
         }
-        produced = (await records_written(worker.settings, worker.app_id) - written_before) / len(
-            at_max
-        )
+        written = await records_written(worker.settings, worker.app_id)
+        written.subtract(written_before)
+        produced = written.total() / len(at_max)
         consumed = (await records_read(settings, groups) - read_before) / len(at_max)
         print(
             "per order at max rate, to delivery: CPU "
             + ", ".join(f"{n} {ms:.1f} ms" for n, ms in cpu_ms.items())
             + f"; records produced {produced:.1f}, consumed {consumed:.1f}",
+            flush=True,
+        )
+        print(
+            "  produced per order by topic: "
+            + ", ".join(
+                f"{topic.removeprefix(worker.app_id + '-')} {count / len(at_max):.1f}"
+                for topic, count in written.most_common()
+                if count
+            ),
             flush=True,
         )
 

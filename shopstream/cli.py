@@ -105,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
     asyncio.run(control.up(settings, parts, say))
     gateway = next(part for part in parts if isinstance(part, Gateway))
     say(f"storefront  {gateway.address}/shop/")
+    if settings.demo:
+        _load_demo(settings, gateway.address)
     say(f"gateway     {gateway.address}/docs")
     say(f"readiness   {gateway.address}/readyz")
     say("logs        shopstream stack logs -f   (Ctrl-C here stops everything)")
@@ -125,6 +127,29 @@ def _run(args: argparse.Namespace) -> int:
     say("stopping")
     control.down(parts, say)
     return status
+
+
+def _load_demo(settings: Settings, address: str) -> None:
+    """The demo shop (api/demo.py), and how to sign in to it; a failure leaves the system up."""
+    # Imported here: only `run` loads the demo, through the gateway's own services.
+    from api.demo import load_demo
+
+    # The services log as they would in the gateway; here only what needs attention shows.
+    configure_logging("demo", "WARNING")
+    try:
+        loaded = asyncio.run(load_demo(settings))
+    except Exception as error:  # the shop runs without its demo: say why
+        say(f"demo shop   not loaded ({error!r}); SHOPSTREAM_DEMO=0 skips it")
+        return
+    demo = loaded.demo
+    new = f" ({loaded.products_created} new)" if loaded.products_created else ""
+    say(f"demo shop   {len(demo.products)} products{new}; sign in (email / password) as")
+    say(f"  customer  {demo.customer.email} / {demo.customer.password}")
+    say(
+        f"  admin     {demo.admin.email} / {demo.admin.password}   admin page: {address}/shop/admin"
+    )
+    if loaded.stock_pending:
+        say(f"demo shop   stock not counted yet: {', '.join(loaded.stock_pending)}")
 
 
 def _stop(args: argparse.Namespace) -> int:

@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     # An agent applies at most this many records per batch: its outputs are awaited once per
     # batch, its rows stored after them (streams.agents.processing).
     agent_batch_size: int = 500
+    # How long the worker's producer waits for more records before it sends a request: the
+    # agents' batches, the tables' changelog rows and the dead letters then share requests
+    # (a request is a system call and a broker round of its own). Each hop of an order waits
+    # up to this much more.
+    worker_producer_linger_s: float = 0.0
+    # Rows an agent keeps decoded per table, from one batch to the next: a busy key (a SKU
+    # that many orders hold) is then parsed again only when its stored bytes change.
+    agent_row_cache_size: int = 10_000
     # How long a fetch waits at the broker for records to arrive. Faust's 1.5 s held records
     # of partitions with data back while a fetch for quiet ones was pending; much less than
     # 0.1 s costs an idle worker CPU (a fetch request every wait, for every partition).
@@ -353,6 +361,10 @@ class Settings(BaseSettings):
     # Storefront.
     # The web pages and their assets (api/storefront), served beside the REST routers.
     storefront_enabled: bool = True
+    # `shopstream run` loads the demo shop (api/demo.toml: a small catalog with stock, a
+    # customer and an admin whose passwords it prints) so that a first run has something to
+    # show. Local only: the demo's passwords are public. SHOPSTREAM_DEMO=0 starts empty.
+    demo: bool = True
     # The live stream (SSE) starts reading Kafka this far back, and keeps the events it saw for
     # this long: a browser reconnecting, even across a gateway restart, finds what it missed.
     live_replay_window_s: float = 120.0

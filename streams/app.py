@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> faust.App:
         # idempotent instead (dedupe by event_id, state-machine guards).
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_linger=settings.worker_producer_linger_s,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,

@@ -16,8 +16,11 @@ The streams need the access token in ``Authorization``, as every other call does
                                   deserve a toast; resumable within the replay window.
 
 ``data`` is JSON: ``order_id``, ``event_id``, ``type``, ``occurred_at``, ``summary`` (as in
-``GET /orders/{id}/events``), ``text`` (the timeline line) and ``toast`` (null, or ``level``,
-``text`` and ``action``: ``retry-payment`` or null). Comment lines keep idle streams open.
+``GET /orders/{id}/events``), ``timeline_key`` (text whose order is the timeline's, see
+``streams.projections.history.timeline_key``), ``text`` (the timeline line) and ``toast``
+(null, or ``level``, ``text`` and ``action``: ``retry-payment`` or null). Comment lines keep
+idle streams open. An order's stream sends its timeline so far in that order; what arrives
+live comes as it arrives, and the page places each event by its ``timeline_key``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import CurrentUser, DynamoDep, LiveDep, PoolDep, SettingsDep
 from api.routes.orders import OrderIdPath
 from api.services import orders
-from api.services.live import LiveEvent, Subscription
+from api.services.live import LiveEvent, Subscription, in_time_order
 from api.toasts import timeline_text, toast_for
 from shopstream.settings import Settings
 from streams.projections.history import order_timeline
@@ -67,6 +70,7 @@ def sse_frame(event: LiveEvent, kind: str) -> str:
         "type": event.type,
         "occurred_at": event.occurred_at.isoformat(),
         "summary": event.summary,
+        "timeline_key": event.timeline_key,
         "text": timeline_text(event.type, event.summary),
         "toast": None
         if toast is None
@@ -100,6 +104,21 @@ def after(
             missed = [e for e in events[:index] if e.occurred_at >= since]
             return missed + events[index + 1 :]
     return events
+
+
+def order_backlog(
+    stored: Iterable[LiveEvent],
+    recent: Iterable[LiveEvent],
+    last_event_id: str | None,
+    overlap_s: float,
+) -> list[LiveEvent]:
+    """What an order's stream sends before its live events: the stored timeline and the
+    gateway's recent events not stored yet, in the order they happened, after
+    ``last_event_id`` (see ``after``)."""
+    stored = list(stored)
+    ids = {event.event_id for event in stored}
+    fresh = [event for event in recent if event.event_id not in ids]
+    return after(in_time_order([*stored, *fresh]), last_event_id, overlap_s)
 
 
 async def _stream(
@@ -160,9 +179,12 @@ async def follow_order(
                 LiveEvent.from_entry(entry)
                 for entry in await order_timeline(settings, order_id, client=dynamodb)
             ]
-            ids = {event.event_id for event in stored}
-            recent = [e for e in live.recent_for_order(order_id) if e.event_id not in ids]
-            backlog = after(stored + recent, last_event_id, settings.live_resume_overlap_s)
+            backlog = order_backlog(
+                stored,
+                live.recent_for_order(order_id),
+                last_event_id,
+                settings.live_resume_overlap_s,
+            )
             async for frame in _stream(backlog, subscription, settings, "order"):
                 yield frame
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -31,7 +31,7 @@ from shopstream.logs import get_logger
 from shopstream.metrics import LIVE_DROPPED, LIVE_EVENTS, LIVE_SUBSCRIBERS
 from shopstream.settings import Settings
 from streams.contract import ContractError, EventBase, decode
-from streams.projections.history import HistoryEntry, history_item
+from streams.projections.history import HistoryEntry, history_item, timeline_key
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
@@ -72,6 +72,18 @@ class LiveEvent:
         return cls(
             entry.order_id, str(entry.event_id), entry.type, entry.occurred_at, entry.summary
         )
+
+    @property
+    def timeline_key(self) -> str:
+        """Its place in the order's timeline: the stored timeline is ordered by it too."""
+        return timeline_key(self.occurred_at, self.type, self.event_id)
+
+
+def in_time_order(events: Iterable[LiveEvent]) -> list[LiveEvent]:
+    """The events in the order they happened. Not the order they arrive in: every topic's
+    events reach the gateway and the history on their own, so a status change the saga made
+    before a delivery may be read after it."""
+    return sorted(events, key=lambda event: event.timeline_key)
 
 
 def live_event(event: EventBase) -> LiveEvent | None:

@@ -17,6 +17,7 @@ from streams.contract import (
     CarrierOutcome,
     CarrierReplied,
     Id,
+    Line,
     Lines,
     ShipmentRequested,
     Text,
@@ -55,8 +56,8 @@ class CarrierReply(BaseModel):
     order_id: Id
     attempt: PositiveInt
     outcome: CarrierOutcome
-    carrier: Text
-    tracking_number: Text | None = None
+    carrier: Line
+    tracking_number: Line | None = None
     reason: Text | None = None
 
     def as_command(self, trace_id: str | None) -> CarrierReplied:

@@ -18,7 +18,15 @@ from typing import Annotated, Literal, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from streams.contract import Currency, FailureCode, Id, PaymentRequested, RefundRequested, Text
+from streams.contract import (
+    Currency,
+    FailureCode,
+    Id,
+    Line,
+    PaymentRequested,
+    RefundRequested,
+    Text,
+)
 
 # Stripe accepts idempotency keys of up to 255 characters; ours are far shorter.
 IdempotencyKey: TypeAlias = Annotated[str, Field(min_length=1, max_length=255)]
@@ -38,7 +46,7 @@ class ChargeRequest(_Request):
     attempt: PositiveInt
     amount_cents: NonNegativeInt
     currency: Currency
-    payment_token: Text
+    payment_token: Line
     idempotency_key: IdempotencyKey
 
     @classmethod

@@ -24,7 +24,7 @@ from streams.domain.inventory import AdjustmentRefused, Stock, apply_command
 from streams.topics import INVENTORY_COMMANDS, STOCK_TABLE
 
 stock_table = table(STOCK_TABLE)
-stocks = StagedTable(stock_table, Stock.model_validate_json)
+stocks = StagedTable.of_model(stock_table, Stock)
 
 
 def load(sku: str) -> Stock:
@@ -40,9 +40,8 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         return Outcome(refused=refusal.reason)
     if answer is None:
         return Outcome(duplicate=True)
-    key, row = stock.sku.encode(), stock.model_dump_json().encode()
     # Stored once the answer is acknowledged; its changelog is what the stock read model follows.
-    stocks.stage(key, stock, row)
+    stocks.stage(stock.sku.encode(), stock)
     return Outcome(events=[answer])
 
 

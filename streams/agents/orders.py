@@ -31,7 +31,7 @@ policy = SagaPolicy(
     max_shipping_attempts=settings.max_shipping_attempts,
 )
 orders_table = table(ORDERS_TABLE)
-orders = StagedTable(orders_table, OrderState.model_validate_json)
+orders = StagedTable.of_model(orders_table, OrderState)
 _UNPAID = frozenset({OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED})
 
 
@@ -46,10 +46,8 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if decision.duplicate or decision.state is None:
         return Outcome(duplicate=decision.duplicate)
     state = decision.state
-    key = state.order_id.encode()
-    row = state.model_dump_json().encode()
     # Stored once the events are acknowledged; its changelog is what the read models follow.
-    orders.stage(key, state, row)
+    orders.stage(state.order_id.encode(), state)
     return Outcome(events=decision.events, stored=lambda: _track_deadline(state))
 
 

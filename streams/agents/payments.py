@@ -31,7 +31,7 @@ from streams.topics import PAYMENTS_COMMANDS
 
 invoker = payment_invoker(settings)
 payments_table = table("payments")
-answers: StagedTable[EventBase] = StagedTable(payments_table, decode)
+answers: StagedTable[EventBase] = StagedTable(payments_table, decode, encode)
 
 
 async def _answer(
@@ -67,7 +67,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     answer = await _answer(event, key, now)
     if isinstance(answer, str):
         return Outcome(refused=answer)
-    answers.stage(key.encode(), answer, encode(answer))
+    answers.stage(key.encode(), answer)
     return Outcome(events=[answer])
 
 

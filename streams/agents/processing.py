@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import faust
 import structlog
+from pydantic import BaseModel
 
 from shopstream.logs import get_logger
 from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
@@ -55,46 +56,82 @@ class Outcome:
 
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
 Row = TypeVar("Row")
+ModelRow = TypeVar("ModelRow", bound=BaseModel)
 
 
 class StagedTable(Generic[Row]):
     """A table as a batch in progress sees it: rows decided in this batch and not stored yet
     shadow the table's own, and reach the table only when ``store`` is called, after the
-    batch's outputs are acknowledged. A staged row is kept decoded, so a key that comes up
-    again in the batch is not parsed again.
+    batch's outputs are acknowledged. A staged row is kept decoded, and encoded once when
+    stored: a key that comes up again and again in a batch (a busy SKU) is parsed once and
+    written once, to the table and to its changelog, however many records changed it. Rows
+    stay decoded across batches too, while the table holds the same bytes.
 
     Faust finds a row's partition (its RocksDB instance, its changelog partition) from the
-    event being processed, so each row is read and written while the record that keyed it
-    is the stream's current event (``set_current_event``)."""
+    event being processed, so each row is read and written while the record that last
+    changed it is the stream's current event (``set_current_event``)."""
 
     def __init__(
-        self, table: faust.types.TableT[bytes, bytes], parse: Callable[[bytes], Row]
+        self,
+        table: faust.types.TableT[bytes, bytes],
+        parse: Callable[[bytes], Row],
+        dump: Callable[[Row], bytes],
     ) -> None:
         self.table = table
         self.parse = parse
-        self._staged: dict[bytes, tuple[Row, bytes, faust.EventT[bytes]]] = {}
+        self.dump = dump
+        self._staged: dict[bytes, tuple[Row, faust.EventT[bytes]]] = {}
+        self._decoded: dict[bytes, tuple[bytes, Row]] = {}
+        self._cache_size = settings.agent_row_cache_size
+
+    @classmethod
+    def of_model(
+        cls, table: faust.types.TableT[bytes, bytes], model: type[ModelRow]
+    ) -> StagedTable[ModelRow]:
+        """Rows of a pydantic model, kept as its JSON."""
+        return StagedTable(table, model.model_validate_json, _model_json)
 
     def get(self, key: bytes) -> Row | None:
         if (staged := self._staged.get(key)) is not None:
             return staged[0]
         raw = self.table.get(key)
-        return None if raw is None else self.parse(raw)
+        if raw is None:
+            return None
+        # The row as this agent last stored or read it, if the table still holds those bytes
+        # (after a rebalance another worker may have written it since).
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        row = self.parse(raw)
+        self._remember(key, raw, row)
+        return row
 
-    def stage(self, key: bytes, row: Row, raw: bytes) -> None:
-        """``row`` for ``key``, and ``raw``, its bytes as the table keeps them."""
+    def stage(self, key: bytes, row: Row) -> None:
         record = faust.current_event()
         if record is None:
             raise RuntimeError("a row can only be staged while a record is being applied")
-        self._staged[key] = (row, raw, record)
+        self._staged[key] = (row, record)
 
     def store(self, stream: faust.StreamT[bytes]) -> None:
-        for key, (_, raw, record) in self._staged.items():
+        for key, (row, record) in self._staged.items():
             set_current_event(stream, record)
+            raw = self.dump(row)
             self.table[key] = raw
+            self._remember(key, raw, row)
         self._staged.clear()
 
     def discard(self) -> None:
         self._staged.clear()
+
+    def _remember(self, key: bytes, raw: bytes, row: Row) -> None:
+        self._decoded.pop(key, None)  # to the end: the oldest are the first to go
+        self._decoded[key] = (raw, row)
+        if len(self._decoded) > self._cache_size:
+            del self._decoded[next(iter(self._decoded))]
+
+
+def _model_json(row: BaseModel) -> bytes:
+    return row.model_dump_json().encode()
 
 
 async def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[list[faust.EventT[bytes]]]:

@@ -14,24 +14,39 @@ Records are written in batches (``projection_batch_size`` records or ``projectio
 whichever comes first): one statement or call per event cost more CPU than the saga itself.
 Faust acknowledges a batch's offsets only once the loop comes back for the next batch, that is
 after the batch is written, so a crash replays the batch rather than losing it.
+
+A record its store refuses for what it holds (PostgreSQL: a NUL in text, a number out of a
+column's range; DynamoDB: an item over 400 KB) goes to the dead-letter topic with the store's
+reason, and the projection goes on: a batch refused so is written again record by record, to
+find the records at fault, and the others are written. Anything else a store answers is not
+the record's fault and stops the projection, as a bug must.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar, cast
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeAlias, TypeVar, cast
 
 import asyncpg
 import faust
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 
-from streams.agents.database import database
+from shopstream.logs import get_logger
+from streams.agents.database import connection_trouble, database, refused_by_database
 from streams.app import app, channels, settings
 from streams.contract import ContractError, decode
 from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
-from streams.projections.history import ensure_history_table, history_client, record_events
+from streams.projections.history import (
+    ensure_history_table,
+    history_client,
+    record_events,
+    refused_by_dynamodb,
+    unavailable,
+)
 from streams.projections.order_status import project_orders
 from streams.projections.stock import project_stocks
 from streams.topics import (
@@ -45,17 +60,11 @@ from streams.topics import (
     changelog_topic,
 )
 
-# Connection trouble is waited out; anything else is a bug or bad data and is dead-lettered.
-_transient = retry_if_exception_type(
-    (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError)
-)
+log = get_logger(__name__)
+
 Row = TypeVar("Row", bound=BaseModel)
-
-
-def _retrying() -> AsyncRetrying:
-    return AsyncRetrying(
-        retry=_transient, wait=wait_exponential(multiplier=0.2, max=10), reraise=True
-    )
+Item = TypeVar("Item")
+Message: TypeAlias = faust.types.Message
 
 
 def _batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
@@ -65,27 +74,101 @@ def _batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.Event
     )
 
 
+@dataclass(frozen=True)
+class _Store:
+    """Where a projection writes, and how to read its failures."""
+
+    name: str
+    refused: Callable[[BaseException], bool]  # the record's fault: dead-letter it
+    transient: Callable[[BaseException], bool]  # the store's or the network's: wait it out
+
+    async def write(self, write: Callable[[], Awaitable[object]]) -> None:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(self.transient),
+            wait=wait_exponential(multiplier=0.2, max=10),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await write()
+
+
+_POSTGRESQL = _Store("PostgreSQL", refused_by_database, connection_trouble)
+_DYNAMODB = _Store("DynamoDB", refused_by_dynamodb, unavailable)
+
+
+async def _write_all(
+    agent: str,
+    store: _Store,
+    records: Sequence[tuple[Message, Item]],
+    write: Callable[[list[Item]], Awaitable[object]],
+) -> None:
+    """Write the batch; if the store refuses it for what it holds, write each record on its
+    own, and dead-letter those the store refuses, with its reason."""
+    if not records:
+        return
+    try:
+        await store.write(partial(write, [item for _, item in records]))
+        return
+    except Exception as error:
+        if not store.refused(error):
+            raise
+        if len(records) == 1:
+            await _dead_letter(agent, [(records[0][0], _refusal(store, error))])
+            return
+        log.warning(
+            "batch refused; writing its records one by one",
+            agent=agent,
+            records=len(records),
+            reason=_refusal(store, error),
+        )
+    refused = []
+    for message, item in records:
+        try:
+            await store.write(partial(write, [item]))
+        except Exception as error:
+            if not store.refused(error):
+                raise
+            refused.append((message, _refusal(store, error)))
+    await _dead_letter(agent, refused)
+
+
+def _refusal(store: _Store, error: BaseException) -> str:
+    return f"not written to {store.name}: {type(error).__name__}: {error}"
+
+
+async def _dead_letter(agent: str, refused: Sequence[tuple[Message, str]]) -> None:
+    """Every refused record on the dead-letter topic, acknowledged by Kafka before the batch's
+    offsets can be committed."""
+    deliveries = []
+    for message, reason in refused:
+        source = f"{message.topic}/{message.partition}/{message.offset}"
+        log.warning("dead-lettered", agent=agent, reason=reason, source=source)
+        deliveries.append(await channels.send_dead_letter(message, reason))
+    for delivery in deliveries:
+        await delivery
+
+
 async def _project_rows(
+    agent: str,
     stream: faust.StreamT[bytes],
     kind: type[Row],
     write: Callable[[asyncpg.Pool, list[Row]], Awaitable[None]],
 ) -> None:
     pool = await database()
     async for batch in _batches(stream):
-        rows = []
+        rows: list[tuple[Message, Row]] = []
+        unreadable: list[tuple[Message, str]] = []
         for record in batch:
             message = record.message
             if message.value is None:
                 continue  # a row deleted from the table: nothing to project
             try:
-                rows.append(kind.model_validate_json(message.value))
+                rows.append((message, kind.model_validate_json(message.value)))
             except ValidationError as error:
-                await channels.dead_letter(message, f"not a {kind.__name__}: {error}")
-        if not rows:
-            continue
-        async for attempt in _retrying():
-            with attempt:
-                await write(pool, rows)
+                unreadable.append((message, f"not a {kind.__name__}: {error}"))
+        await _dead_letter(agent, unreadable)
+        await _write_all(agent, _POSTGRESQL, rows, partial(write, pool))
 
 
 @app.agent(
@@ -93,7 +176,7 @@ async def _project_rows(
     name="order-status-projection",
 )
 async def order_status_projection(stream: faust.StreamT[bytes]) -> None:
-    await _project_rows(stream, OrderState, project_orders)
+    await _project_rows("order-status-projection", stream, OrderState, project_orders)
 
 
 @app.agent(
@@ -101,7 +184,7 @@ async def order_status_projection(stream: faust.StreamT[bytes]) -> None:
     name="stock-level-projection",
 )
 async def stock_level_projection(stream: faust.StreamT[bytes]) -> None:
-    await _project_rows(stream, Stock, project_stocks)
+    await _project_rows("stock-level-projection", stream, Stock, project_stocks)
 
 
 @app.agent(
@@ -117,9 +200,12 @@ async def order_history(stream: faust.StreamT[bytes]) -> None:
             events = []
             for record in batch:
                 try:
-                    events.append(decode(record.message.value or b""))
+                    events.append((record.message, decode(record.message.value or b"")))
                 except ContractError:
                     continue  # the saga's agent dead-letters it; one copy there is enough
-            async for attempt in _retrying():
-                with attempt:
-                    await record_events(client, settings, events)
+            await _write_all(
+                "order-history",
+                _DYNAMODB,
+                events,
+                lambda some: record_events(client, settings, some),
+            )

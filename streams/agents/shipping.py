@@ -18,11 +18,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Final, cast
 
 import faust
 from kombu.message import Message
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from shopstream.logs import get_logger
 from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
@@ -35,6 +35,7 @@ from streams.contract import (
     CarrierReplied,
     ShipmentReplyOverdue,
     ShipmentRequested,
+    TraceId,
 )
 from streams.domain.shipping import (
     LinkPolicy,
@@ -55,7 +56,7 @@ policy = LinkPolicy(
     retry_backoff=timedelta(seconds=settings.shipping_retry_backoff_s),
 )
 shipments_table = table("shipments")
-shipments = StagedTable(shipments_table, Shipment.model_validate_json)
+shipments = StagedTable.of_model(shipments_table, Shipment)
 sender = RequestSender(settings)
 
 
@@ -81,7 +82,7 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
         await _send(step.shipment)
     if (shipment := step.shipment) is not None:
         key = row_key(shipment.order_id, shipment.attempt).encode()
-        shipments.stage(key, shipment, shipment.model_dump_json().encode())
+        shipments.stage(key, shipment)
     return Outcome(events=step.events, stored=_tracking(step.shipment), duplicate=step.duplicate)
 
 
@@ -111,13 +112,36 @@ async def shipping_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
 # --- replies: the reply queue -> shipping.commands ---------------------------------------
 
 
+_TRACE_ID: Final = TypeAdapter[str](TraceId)
+
+
+def _trace_id(message: Message) -> str | None:
+    """The reply's ``trace_id`` header: the request's, which the carrier echoes. Absent or
+    empty, the command gets a trace of its own; anything else must be a trace id, or the
+    message is malformed (a requeue would only bring it back the same)."""
+    header = (message.headers or {}).get("trace_id")
+    if header is None or header == "":
+        return None
+    try:
+        return _TRACE_ID.validate_python(header)
+    except ValidationError as error:
+        [problem] = error.errors(include_url=False)
+        raise Undeliverable(
+            f"a carrier reply with a malformed trace_id header: {problem['msg']} (got {header!r})"
+        ) from error
+
+
 def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> Future[object]:
     try:
         reply = CarrierReply.model_validate_json(body_of(message))
     except ValidationError as error:
         raise Undeliverable(f"not a carrier reply: {error.errors(include_url=False)}") from error
-    trace_id = (message.headers or {}).get("trace_id")
-    command = reply.as_command(trace_id if isinstance(trace_id, str) else None)
+    try:
+        command = reply.as_command(_trace_id(message))
+    except ValidationError as error:
+        # The reply's fields are the command's, so this is not expected; but a message that
+        # cannot become a command is the message's fault, never worth a requeue.
+        raise Undeliverable(f"not a carrier reply: {error.errors(include_url=False)}") from error
     # Acknowledged to the broker once Kafka has the command; the next replies go on meanwhile.
     # A publish that has not finished in time fails, and the reply comes back later.
     publish = asyncio.wait_for(channels.publish([command]), settings.carrier_handoff_timeout_s)

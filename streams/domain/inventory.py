@@ -18,8 +18,10 @@ made by one writer, in order; each function here is that change as a pure step.
 - A hold ends in one of two ways: released (the order will not be paid or shipped), or
   committed (its parcel was dispatched: the units leave the shelf, ``on_hand`` goes down).
 - The order saga owns expiry (it knows which holds were paid for) and releases expired holds
-  itself. ``expired_reservations`` is for reports and an operator's sweep of holds whose order
-  is gone; it must not release holds on its own, since a paid hold is still past its deadline.
+  itself; a hold here is only the units an order has, not its deadline.
+- The row is read and written on every batch that touches its SKU, and a busy SKU holds many
+  orders' units at once: so a hold is one number, not a record with a deadline and its own
+  validation. (Rows written as ``{"quantity": q, "expires_at": ...}`` are still read.)
 """
 
 from collections.abc import Mapping
@@ -27,7 +29,14 @@ from datetime import datetime
 from typing import Final, Self, TypeAlias, TypeVar
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from streams.contract import (
     AdjustStock,
@@ -41,7 +50,6 @@ from streams.contract import (
     StockRejected,
     StockReleased,
     StockReserved,
-    UtcDatetime,
     derive,
 )
 
@@ -58,25 +66,28 @@ class AdjustmentRefused(ValueError):
         self.reason = reason
 
 
-class Reservation(Record):
-    quantity: PositiveInt
-    expires_at: UtcDatetime
-
-
 class Stock(Record):
     # A stored row, read back by newer code: a field since dropped is ignored, not refused.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     sku: Id
     on_hand: NonNegativeInt = 0
-    reservations: Mapping[str, Reservation] = Field(default_factory=dict)  # by order_id
+    reservations: Mapping[str, PositiveInt] = Field(default_factory=dict)  # order_id -> units
     recent_commands: tuple[UUID, ...] = ()
     # Commands applied (counted by apply_command): read models keep the newest row.
     revision: NonNegativeInt = 0
 
+    @field_validator("reservations", mode="before")
+    @classmethod
+    def _holds_as_units(cls, value: object) -> object:
+        # Rows stored before holds were plain units: {"quantity": q, "expires_at": ...}.
+        if isinstance(value, Mapping) and value and isinstance(next(iter(value.values())), Mapping):
+            return {order: held["quantity"] for order, held in value.items()}
+        return value
+
     @property
     def reserved(self) -> int:
-        return sum(held.quantity for held in self.reservations.values())
+        return sum(self.reservations.values())
 
     @property
     def available(self) -> int:
@@ -127,10 +138,10 @@ def reserve(
                 available=stock.available,
             )
             return stock, _answer(rejected, cmd, now)
-        held = Reservation(quantity=cmd.quantity, expires_at=cmd.expires_at)
+        held = cmd.quantity
         stock = _with_reservations(stock, {**stock.reservations, cmd.order_id: held})
     reserved = StockReserved(
-        order_id=cmd.order_id, sku=cmd.sku, quantity=held.quantity, expires_at=held.expires_at
+        order_id=cmd.order_id, sku=cmd.sku, quantity=held, expires_at=cmd.expires_at
     )
     return stock, _answer(reserved, cmd, now)
 
@@ -139,9 +150,7 @@ def release(stock: Stock, cmd: ReleaseStock, now: datetime) -> tuple[Stock, Stoc
     _same_sku(stock, cmd.sku)
     held = stock.reservations.get(cmd.order_id)
     remaining = {order: r for order, r in stock.reservations.items() if order != cmd.order_id}
-    released = StockReleased(
-        order_id=cmd.order_id, sku=cmd.sku, quantity=held.quantity if held else 0
-    )
+    released = StockReleased(order_id=cmd.order_id, sku=cmd.sku, quantity=held or 0)
     return _with_reservations(stock, remaining), _answer(released, cmd, now)
 
 
@@ -165,15 +174,9 @@ def commit(stock: Stock, cmd: CommitStock, now: datetime) -> tuple[Stock, StockA
     if held is not None:
         remaining = {order: r for order, r in stock.reservations.items() if order != cmd.order_id}
         stock = stock.model_copy(
-            update={"on_hand": stock.on_hand - held.quantity, "reservations": remaining}
+            update={"on_hand": stock.on_hand - held, "reservations": remaining}
         )
     return stock, _answer(StockAdjusted(sku=stock.sku, on_hand=stock.on_hand), cmd, now)
-
-
-def expired_reservations(stock: Stock, now: datetime) -> dict[str, Reservation]:
-    """Holds past their deadline, by order_id, oldest first."""
-    due = [(order, held) for order, held in stock.reservations.items() if held.expires_at <= now]
-    return dict(sorted(due, key=lambda item: item[1].expires_at))
 
 
 def _same_sku(stock: Stock, sku: str) -> None:
@@ -182,7 +185,7 @@ def _same_sku(stock: Stock, sku: str) -> None:
         raise ValueError(f"a command for {sku} was applied to the stock of {stock.sku}")
 
 
-def _with_reservations(stock: Stock, reservations: Mapping[str, Reservation]) -> Stock:
+def _with_reservations(stock: Stock, reservations: Mapping[str, int]) -> Stock:
     return stock.model_copy(update={"reservations": reservations})
 
 

@@ -50,6 +50,7 @@ from streams.contract import (
     CommitStock,
     Currency,
     Id,
+    Line,
     Lines,
     OrderCancelled,
     OrderPlaced,
@@ -72,7 +73,6 @@ from streams.contract import (
     StockRejected,
     StockReleased,
     StockReserved,
-    Text,
     TraceId,
     UtcDatetime,
     derive,
@@ -124,7 +124,7 @@ class OrderState(Record):
     total_cents: NonNegativeInt
     currency: Currency
     address: Address
-    payment_token: Text
+    payment_token: Line
     trace_id: TraceId
     reservation_expires_at: UtcDatetime
     reserved_skus: frozenset[str] = frozenset()  # held for this order, as far as it knows

@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, cast
 from uuid import UUID
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 from pydantic import AwareDatetime
 
 from shopstream.aws import aws_client
@@ -56,7 +57,10 @@ __all__ = [
     "order_timeline",
     "record_event",
     "record_events",
+    "refused_by_dynamodb",
     "sort_key",
+    "timeline_key",
+    "unavailable",
 ]
 
 # An aiobotocore DynamoDB client; aiobotocore ships no type information.
@@ -121,6 +125,10 @@ class HistoryEntry(Record):
             summary={name: _value(value) for name, value in item["summary"]["M"].items()},
             event_json=item["event"]["S"],
         )
+
+    @property
+    def timeline_key(self) -> str:
+        return timeline_key(self.occurred_at, self.type, self.event_id)
 
     def event(self) -> AnyEvent:
         """The recorded event, decoded (and lifted to the current schema) by the contract."""
@@ -201,7 +209,8 @@ async def order_timeline(
     client: DynamoDBClient | None = None,
     page_size: int | None = None,
 ) -> list[HistoryEntry]:
-    """Every recorded event of the order, oldest first; empty for an unknown order.
+    """Every recorded event of the order in timeline order (``timeline_key``: when it
+    happened, oldest first); empty for an unknown order.
 
     ``client``: a long-lived client to reuse (one is opened for the call otherwise).
     ``page_size``: items per DynamoDB request (its own 1 MB limit applies regardless).
@@ -214,8 +223,23 @@ async def order_timeline(
 
 def sort_key(event: EventBase) -> str:
     """``occurred_at#event_id``, with a fixed-width UTC time so that text order is time order."""
-    at = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{at}#{event.event_id}"
+    return f"{_utc_text(event.occurred_at)}#{event.event_id}"
+
+
+def timeline_key(occurred_at: datetime, event_type: str, event_id: UUID | str) -> str:
+    """Where an event stands in its order's timeline, as text that sorts.
+
+    When it happened (fixed-width UTC, to the microsecond); among events of one instant (the
+    outputs of one decision share its time) the status change first, since the saga decides
+    it before what it sends on because of it ("reserved", then "payment requested"); then the
+    id, so that every view of the timeline (the history, the live page) holds one order.
+    """
+    rank = 0 if event_type == "OrderStatusChanged" else 1
+    return f"{_utc_text(occurred_at)}#{rank}#{event_id}"
+
+
+def _utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def history_item(event: EventBase) -> dict[str, Any] | None:
@@ -336,7 +360,9 @@ async def _timeline(
         page = await client.query(**request)
         entries.extend(HistoryEntry.from_item(item) for item in page["Items"])
         if "LastEvaluatedKey" not in page:
-            return entries
+            # The index gave time order; this settles events of one instant as the live
+            # page does.
+            return sorted(entries, key=lambda entry: entry.timeline_key)
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
@@ -400,6 +426,33 @@ def _check_layout(table: str, description: Mapping[str, Any]) -> None:
             f" local indexes {indexes}); expected key {_KEY_SCHEMA} and index {TIME_INDEX}"
             f" {_TIME_KEY_SCHEMA}. Point history_table elsewhere or migrate that table."
         )
+
+
+# DynamoDB's answers that say "not now" rather than "not this": throttling and its own trouble.
+_UNAVAILABLE_CODES: Final = frozenset(
+    {
+        "InternalServerError",
+        "LimitExceededException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ThrottlingException",
+    }
+)
+
+
+def refused_by_dynamodb(error: BaseException) -> bool:
+    """Whether DynamoDB refused a write for the items it carries (an item over 400 KB, a
+    number of more than 38 digits, ...): writing them again fails again."""
+    return isinstance(error, ClientError) and _code(error) == "ValidationException"
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether a call failed for DynamoDB or the way there (throttled, unreachable, timed
+    out), not for what it asked: worth trying again later, once botocore's retries are spent."""
+    if isinstance(error, ClientError):
+        return _code(error) in _UNAVAILABLE_CODES
+    return isinstance(error, EndpointUnreachable | HTTPClientError | OSError)
 
 
 def _code(error: ClientError) -> str:

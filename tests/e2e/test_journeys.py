@@ -72,7 +72,12 @@ async def test_a_customer_registers_searches_buys_two_products_and_watches_deliv
     await expect(timeline.locator("li").last).to_have_text(re.compile("Status DELIVERED"))
     assert await page.evaluate("performance.timeOrigin") == opened_at  # never reloaded
     await expect(page.locator("#order-tracking")).to_have_text(re.compile(r"SP\d+"))
-    await expect(page.locator("#order-lines")).to_contain_text(teapot)
+    lines = page.locator("#order-lines")
+    await expect(lines.get_by_role("link", name=f"Teapot {tag}")).to_be_visible()
+    await expect(lines.get_by_role("link", name=f"Tea cup {tag}")).to_be_visible()
+    await expect(lines).not_to_contain_text(teapot)  # named, not by its SKU
+    keys = await timeline.locator("li").evaluate_all("(items) => items.map((li) => li.dataset.key)")
+    assert keys == sorted(keys)  # in the order things happened, however they arrived
     await customer.shot("order-delivered")
     assert page.url.endswith(f"/shop/orders/{order_id}")
     # Kept beside the screenshots, not asserted on: how long events took to reach the page.

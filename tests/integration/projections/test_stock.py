@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.domain.inventory import Reservation, Stock
+from streams.domain.inventory import Stock
 from streams.projections.stock import get_stock_levels, project_stock, project_stocks
-
-LATER = datetime.now(UTC) + timedelta(minutes=15)
 
 
 def stock(sku: str, revision: int, on_hand: int, reserved: int = 0) -> Stock:
-    held = {"ord-1": Reservation(quantity=reserved, expires_at=LATER)} if reserved else {}
+    held = {"ord-1": reserved} if reserved else {}
     return Stock(sku=sku, on_hand=on_hand, reservations=held, revision=revision)
 
 

@@ -4,8 +4,12 @@ back as the contract's shipping events."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from kombu.entity import Exchange
 from kombu.messaging import Producer
@@ -13,7 +17,11 @@ from kombu.messaging import Producer
 from streams.adapters import carrier_link
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
 from streams.carrier_simulator.rules import tracking_number
-from streams.carrier_topology import DEAD_LETTER_REASON_HEADER, correlation_id
+from streams.carrier_topology import (
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SOURCE_HEADER,
+    correlation_id,
+)
 from streams.contract import (
     CarrierReplied,
     ShipmentDelivered,
@@ -137,3 +145,76 @@ async def test_a_reply_that_is_no_reply_goes_to_the_dead_letter_queue_with_its_r
             message.ack()
         finally:
             queue.close()
+
+
+def _dead_lettered(saga: Saga, body: bytes, timeout_s: float = 30) -> dict[str, Any]:
+    """The headers of the message with ``body`` on the link's dead-letter queue (others met
+    are taken too). Polled with basic.get: the message is read as bytes, never decoded."""
+    names = carrier_link.topology(saga.settings)
+    with carrier_link.connect(saga.settings) as connection:
+        channel = connection.default_channel
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = channel.basic_get(names.dead_letter_queue)
+            if message is None:
+                time.sleep(0.2)
+                continue
+            channel.basic_ack(message.delivery_tag)
+            if carrier_link.body_of(message) == body:
+                return dict(message.headers)
+    raise AssertionError(f"not on the dead-letter queue within {timeout_s:.0f}s: {body!r}")
+
+
+def _reply_queue_depth(saga: Saga) -> int:
+    names = carrier_link.topology(saga.settings)
+    with carrier_link.connect(saga.settings) as connection:
+        [reply_queue] = [q for q in carrier_link.queues(names) if q.name == names.reply_queue]
+        _, depth, _ = reply_queue(connection.default_channel).queue_declare(passive=True)
+        return int(depth)
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "why"),
+    [("not-a-trace-id", "String should match pattern"), (42, "Input should be a valid string")],
+    ids=["not-hex", "not-text"],
+)
+async def test_a_reply_with_a_malformed_trace_id_header_is_dead_lettered_not_requeued(
+    saga: Saga, trace_id: object, why: str
+) -> None:
+    order_id = f"ord-trace-{uuid.uuid4().hex[:8]}"
+    reply = CarrierReply(
+        order_id=order_id, attempt=1, outcome="dispatched", carrier="SimPost", tracking_number="T1"
+    )
+    body = reply.model_dump_json().encode()
+    names = carrier_link.topology(saga.settings)
+    with carrier_link.connect(saga.settings) as connection:
+        carrier_link.publish(
+            Producer(connection.default_channel, Exchange("")),
+            body,
+            names.reply_queue,
+            correlation_id=correlation_id(order_id, 1),
+            headers={"trace_id": trace_id},
+        )
+    headers = _dead_lettered(saga, body)
+    reason = headers[DEAD_LETTER_REASON_HEADER]
+    assert reason.startswith("a carrier reply with a malformed trace_id header: "), reason
+    assert why in reason, reason
+    assert headers[DEAD_LETTER_SOURCE_HEADER] == names.reply_queue
+    assert headers["trace_id"] == trace_id  # the message as it came
+    assert _reply_queue_depth(saga) == 0  # taken off the reply queue, not put back
+    assert saga.observer.events_of(order_id, CarrierReplied) == []
+
+
+async def test_a_reply_whose_body_is_not_utf8_is_dead_lettered_not_requeued(saga: Saga) -> None:
+    body = b'{"order_id": "ord-\xff", "attempt": 1}'
+    names = carrier_link.topology(saga.settings)
+    with carrier_link.connect(saga.settings) as connection:
+        carrier_link.publish(
+            Producer(connection.default_channel, Exchange("")),
+            body,
+            names.reply_queue,
+            correlation_id="ord-x/1",
+        )
+    headers = _dead_lettered(saga, body)
+    assert headers[DEAD_LETTER_REASON_HEADER].startswith("not a carrier reply: ")
+    assert _reply_queue_depth(saga) == 0

@@ -8,12 +8,17 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from streams.contract import PaymentSucceeded, ShipmentDispatched, StockReserved, decode
+from streams.contract import PaymentSucceeded, ShipmentDispatched, StockReserved, decode, encode
 from streams.projections.history import order_timeline
 from streams.publisher import layout
-from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTERS, ORDERS_EVENTS
+from streams.topics import (
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SOURCE_HEADER,
+    DEAD_LETTERS,
+    ORDERS_EVENTS,
+)
 from tests.integration.polling import eventually
-from tests.integration.saga.conftest import Saga
+from tests.integration.saga.conftest import Saga, Seen
 
 PAID_OR_LATER = {"paid", "shipped", "delivered"}
 
@@ -164,4 +169,38 @@ async def test_a_record_that_breaks_the_contract_is_dead_lettered_and_the_agent_
     # The agent was not stopped by it.
     await saga.stock_up(sku, 1)
     order = await saga.place([(sku, 1)])
+    await saga.reaches(order.order_id, "delivered")
+
+
+async def test_an_order_whose_address_holds_a_control_character_is_dead_lettered_with_why(
+    saga: Saga, sku: str
+) -> None:
+    # What a producer other than the gateway could write: the name a label printer would print.
+    await saga.stock_up(sku, 1)
+    order = saga.order([(sku, 1)])
+    payload = json.loads(encode(order))
+    payload["shipping_address"]["name"] = "Grace\x00Hopper"
+    poison = json.dumps(payload).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=saga.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        topic = layout(saga.settings).spec(ORDERS_EVENTS).name
+        await producer.send_and_wait(topic, poison, key=order.key.encode())
+    finally:
+        await producer.stop()
+    dead_letters = layout(saga.settings).spec(DEAD_LETTERS).name
+
+    def dead() -> list[Seen]:
+        return [s for s in saga.observer.seen if s.topic == dead_letters and s.value == poison]
+
+    await saga.observer.until(lambda: bool(dead()), what="the order on the dead-letter topic")
+    [letter] = dead()
+    assert dict(letter.headers)[DEAD_LETTER_REASON_HEADER].decode() == (
+        "invalid OrderPlaced: shipping_address.name: Value error, must not contain control "
+        "characters or NUL (found U+0000 NUL at position 5)"
+    )
+    assert dict(letter.headers)[DEAD_LETTER_SOURCE_HEADER].decode().startswith(f"{topic}/")
+    # Refused, not applied: no state, no stock held for it; the same order, clean, goes through.
+    assert saga.observer.status(order.order_id) is None
+    await saga.publish(order)
     await saga.reaches(order.order_id, "delivered")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import uuid4
 
 import asyncpg
 
-from api.routes.live import after, sse_frame
-from api.services.live import LiveEvent, LiveHub, Subscription, live_event
+from api.routes.live import after, order_backlog, sse_frame
+from api.services.live import LiveEvent, LiveHub, Subscription, in_time_order, live_event
 from shopstream.settings import Settings
 from streams.contract import (
     Address,
@@ -22,6 +22,7 @@ from streams.contract import (
     ReserveStock,
     ShipmentDelivered,
 )
+from streams.projections.history import HistoryEntry, history_item
 
 ADDRESS = Address(name="A", line1="1 Road", city="Town", postal_code="1", country="GB")
 
@@ -41,6 +42,10 @@ def placed(order_id: str = "ord-1", user_id: str = "usr-1") -> OrderPlaced:
 def event(order_id: str, name: str = "ShipmentDelivered", second: int = 0) -> LiveEvent:
     at = datetime(2026, 1, 1, 12, 0, second, tzinfo=UTC)
     return LiveEvent(order_id, str(uuid4()), name, at, {})
+
+
+# Placed, then shipped (the saga's status change), then delivered: at seconds 0, 2 and 3.
+_JOURNEY = (("OrderPlaced", 0), ("OrderStatusChanged", 2), ("ShipmentDelivered", 3))
 
 
 def test_an_order_event_becomes_its_timeline_entry_without_the_payment_token() -> None:
@@ -90,6 +95,57 @@ def test_resuming_repeats_the_events_that_occurred_just_before_the_last_one_seen
         close,
         next_one,
     ]
+
+
+def test_the_backlog_is_in_the_order_things_happened_not_the_order_they_were_stored() -> None:
+    # The history stored the delivery before the status change the saga had made earlier
+    # (each topic is projected on its own); the gateway has that change among its recent.
+    placed_, shipped, delivered = (event("o", name, s) for name, s in _JOURNEY)
+    stored = [placed_, delivered]
+
+    backlog = order_backlog(stored, [shipped, delivered], None, overlap_s=2.0)
+
+    assert [e.type for e in backlog] == ["OrderPlaced", "OrderStatusChanged", "ShipmentDelivered"]
+
+
+def test_events_of_one_instant_keep_one_order_whatever_order_they_come_in() -> None:
+    at = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    same = [LiveEvent("o", str(uuid4()), "StockReserved", at, {}) for _ in range(5)]
+    later = LiveEvent("o", str(uuid4()), "ShipmentRequested", at + timedelta(microseconds=1), {})
+
+    orders = {tuple(e.event_id for e in in_time_order([later, *same[::step]])) for step in (1, -1)}
+
+    assert len(orders) == 1
+    (order,) = orders
+    assert order[-1] == later.event_id
+    assert list(order[:-1]) == sorted(e.event_id for e in same)
+
+
+def test_a_status_change_comes_before_what_the_same_decision_sent_on() -> None:
+    at = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    for _ in range(20):  # whatever the ids
+        reserved = LiveEvent("o", str(uuid4()), "OrderStatusChanged", at, {})
+        payment = LiveEvent("o", str(uuid4()), "PaymentRequested", at, {})
+
+        assert in_time_order([payment, reserved]) == [reserved, payment]
+
+
+def test_resuming_after_an_event_sends_what_happened_after_it_in_time_order() -> None:
+    placed_, shipped, delivered = (event("o", name, s) for name, s in _JOURNEY)
+
+    backlog = order_backlog([placed_, delivered], [shipped], placed_.event_id, overlap_s=0.0)
+
+    assert backlog == [shipped, delivered]
+
+
+def test_a_frame_places_the_event_where_the_stored_timeline_does() -> None:
+    delivered = ShipmentDelivered(order_id="ord-1")
+    live, stored = live_event(delivered), history_item(delivered)
+    assert live is not None and stored is not None
+
+    data = json.loads(sse_frame(live, "order").split("\n")[2].removeprefix("data: "))
+
+    assert data["timeline_key"] == HistoryEntry.from_item(stored).timeline_key
 
 
 def test_a_subscriber_that_falls_behind_is_cut_off_rather_than_blocking_the_hub() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from uuid import uuid4
 
 import pytest
 from pydantic import BaseModel
@@ -28,6 +29,7 @@ from streams.projections.history import (
     HistoryEntry,
     history_item,
     sort_key,
+    timeline_key,
 )
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -102,6 +104,20 @@ def test_sort_keys_sort_as_text_in_time_order() -> None:
 def test_a_sort_key_is_fixed_width_utc_then_the_event_id() -> None:
     event = changed(T0)
     assert sort_key(event) == f"2025-03-01T12:00:00.000000Z#{event.event_id}"
+
+
+def test_a_timeline_key_orders_by_time_then_a_status_change_first_then_the_id() -> None:
+    ids = sorted(str(uuid4()) for _ in range(3))
+    later = T0 + timedelta(microseconds=1)
+    keys = [
+        timeline_key(T0, "PaymentRequested", ids[0]),
+        timeline_key(T0, "OrderStatusChanged", ids[2]),
+        timeline_key(later, "OrderStatusChanged", ids[0]),
+        timeline_key(T0, "PaymentRequested", ids[1]),
+    ]
+
+    assert sorted(keys) == [keys[1], keys[0], keys[3], keys[2]]
+    assert keys[0] == f"2025-03-01T12:00:00.000000Z#1#{ids[0]}"
 
 
 @pytest.mark.parametrize(

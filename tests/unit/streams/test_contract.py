@@ -1,4 +1,6 @@
 import json
+import os
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -9,11 +11,13 @@ from pydantic import ValidationError
 from streams.contract import (
     EVENT_TYPES,
     SCHEMA_VERSION,
+    Address,
     AdjustStock,
     AnyEvent,
     ContractError,
     OrderCancelled,
     OrderPlaced,
+    PaymentRetryRequested,
     ReserveStock,
     ShippingAddressChanged,
     decode,
@@ -350,3 +354,116 @@ def test_an_address_change_carries_an_address_validated_like_the_placed_one() ->
     raw["shipping_address"]["country"] = "Germany"
     with pytest.raises(ContractError, match=r"shipping_address\.country"):
         decode(json.dumps(raw).encode())
+
+
+# --- text: no control characters -------------------------------------------------------
+
+# Paragraph fields (reasons, messages) may hold tabs and line breaks; every other text is one
+# line. Fields whose shape is fixed by a pattern or a choice (type, currency, status...) refuse
+# a control character anyway, through that pattern.
+_PARAGRAPHS = frozenset({"reason", "message"})
+
+
+def _string_fields(value: Any, where: tuple[int | str, ...] = ()) -> list[tuple[int | str, ...]]:
+    """Where ``value`` (a JSON document) holds a string, as pydantic names locations."""
+    if isinstance(value, str):
+        return [where]
+    if isinstance(value, dict):
+        return [
+            found for key, item in value.items() for found in _string_fields(item, (*where, key))
+        ]
+    if isinstance(value, list):
+        return [
+            found
+            for index, item in enumerate(value)
+            for found in _string_fields(item, (*where, index))
+        ]
+    return []
+
+
+def _replaced(document: Any, where: tuple[int | str, ...], text: str) -> Any:
+    if not where:
+        return text
+    copy = dict(document) if isinstance(document, dict) else list(document)
+    copy[where[0]] = _replaced(document[where[0]], where[1:], text)  # type: ignore[index]
+    return copy
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\n", "\x7f", "\x85"])
+def test_every_text_field_of_every_event_refuses_control_characters_by_name(
+    any_event: AnyEvent, control: str
+) -> None:
+    payload = json.loads(encode(any_event))
+    for where in _string_fields(payload):
+        if where[-1] in {"type", "event_id", "occurred_at", "expires_at"}:
+            continue  # the discriminator and values that are no text
+        if where[-1] in _PARAGRAPHS and control == "\n":
+            continue  # paragraphs may hold line breaks (tested below)
+        reason = _reason(_json(_replaced(payload, where, f"a{control}b")))
+        path = ".".join(str(part) for part in where)
+        assert reason.startswith(f"invalid {any_event.type}: {path}: "), (path, reason)
+
+
+def test_a_control_character_in_an_event_is_named_with_its_position() -> None:
+    payload = _placed_payload()
+    payload["shipping_address"]["name"] = "Ada\x00Lovelace"
+    assert _reason(_json(payload)) == (
+        "invalid OrderPlaced: shipping_address.name: Value error, must not contain control "
+        "characters or NUL (found U+0000 NUL at position 3)"
+    )
+
+
+def test_reasons_and_messages_may_hold_line_breaks_and_tabs_but_no_other_control() -> None:
+    cancelled = OrderCancelled(order_id="ord-1", reason="wrong size\r\n\tand colour")
+    assert decode(encode(cancelled)) == cancelled
+    with pytest.raises(ValidationError, match="control characters"):
+        OrderCancelled(order_id="ord-1", reason="wrong\x1b[2Jsize")
+
+
+def test_names_addresses_and_tokens_are_one_line() -> None:
+    with pytest.raises(ValidationError, match=r"U\+000A at position 3"):
+        Address.model_validate(ADDRESS.model_dump() | {"line1": "12 \nRue"})
+    with pytest.raises(ValidationError, match="control characters"):
+        PaymentRetryRequested(order_id="ord-1", payment_token="tok_visa\t")
+
+
+def test_text_that_is_no_unicode_is_refused() -> None:
+    with pytest.raises(ValidationError, match="lone surrogates"):
+        OrderCancelled(order_id="ord-1", reason="Ada \ud800")
+
+
+def test_the_control_characters_refused_are_exactly_unicodes_category_cc() -> None:
+    refused = set()
+    for code in range(0x110000):
+        try:
+            OrderCancelled(order_id="ord-1", reason=f"a{chr(code)}b")
+        except ValidationError as error:
+            if "control characters" in str(error):
+                refused.add(code)
+    expected = {code for code in range(0x110000) if unicodedata.category(chr(code)) == "Cc"} - {
+        ord("\t"),
+        ord("\n"),
+        ord("\r"),
+    }
+    assert refused == expected
+
+
+def test_new_events_get_distinct_version_4_ids_and_trace_ids() -> None:
+    events = [OrderCancelled(order_id="ord-1", reason="changed my mind") for _ in range(1000)]
+    assert len({event.event_id for event in events}) == 1000
+    assert len({event.trace_id for event in events}) == 1000
+    assert {event.event_id.version for event in events} == {4}
+
+
+def test_a_forked_process_draws_ids_of_its_own() -> None:
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: send one id back and leave at once
+        os.write(write, OrderCancelled(order_id="ord-1", reason="r").event_id.bytes)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 16)
+    os.close(read)
+    ours = {OrderCancelled(order_id="ord-1", reason="r").event_id.bytes for _ in range(100)}
+    assert theirs not in ours

@@ -15,12 +15,10 @@ from streams.contract import (
 )
 from streams.domain.inventory import (
     AdjustmentRefused,
-    Reservation,
     Stock,
     adjust,
     apply_command,
     commit,
-    expired_reservations,
     release,
     reserve,
 )
@@ -203,7 +201,7 @@ def test_an_adjustment_cannot_make_stock_negative() -> None:
 
 def test_stock_refuses_more_reserved_than_on_hand() -> None:
     with pytest.raises(ValidationError, match="3 reserved but only 2 held"):
-        Stock(sku="MUG", on_hand=2, reservations={"ord-1": Reservation(quantity=3, expires_at=NOW)})
+        Stock(sku="MUG", on_hand=2, reservations={"ord-1": 3})
 
 
 def test_stock_refuses_a_negative_count() -> None:
@@ -228,23 +226,14 @@ def test_stock_survives_a_json_round_trip_for_the_table() -> None:
     assert Stock.model_validate_json(held.model_dump_json()) == held
 
 
-# --- expiry -----------------------------------------------------------------------------
-
-
-def test_expired_reservations_lists_holds_due_at_or_before_now_oldest_first() -> None:
-    current = stock(10)
-    for order, minutes in [("late", 10), ("due", 0), ("older", -5), ("fresh", 1)]:
-        command = reserve_cmd(order, expires_at=NOW + timedelta(minutes=minutes))
-        current, _ = reserve(current, command, NOW)
-    due = expired_reservations(current, NOW)
-    assert list(due) == ["older", "due"]
-    assert due["due"].quantity == 1
-
-
-def test_listing_expired_reservations_releases_nothing() -> None:
-    held, _ = reserve(stock(10), reserve_cmd("ord-1", expires_at=NOW), NOW)
-    expired_reservations(held, NOW + timedelta(hours=1))
-    assert held.reserved == 1
+def test_a_row_stored_with_holds_as_records_is_read_as_units() -> None:
+    row = (
+        '{"sku": "MUG", "on_hand": 5, "revision": 7, "reservations": '
+        '{"ord-1": {"quantity": 2, "expires_at": "2026-01-01T00:00:00Z"}}}'
+    )
+    stored = Stock.model_validate_json(row)
+    assert stored.reservations == {"ord-1": 2}
+    assert (stored.reserved, stored.available) == (2, 3)
 
 
 # --- commit -----------------------------------------------------------------------------

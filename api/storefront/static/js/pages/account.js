@@ -119,16 +119,33 @@ function showStatus(status) {
   if (!retry.hidden && location.hash === "#retry") retry.querySelector("select").focus();
 }
 
+// The order keeps SKUs; the catalog names them. A product withdrawn since is shown by its SKU.
+async function productName(sku) {
+  try {
+    return (await api(`/products/${encodeURIComponent(sku)}`)).name;
+  } catch {
+    return null;
+  }
+}
+
+async function showLines(order) {
+  const names = await Promise.all(order.lines.map((line) => productName(line.sku)));
+  $("#order-lines tbody").replaceChildren(
+    ...order.lines.map((line, index) =>
+      el("tr", { "data-sku": line.sku },
+        el("th", { scope: "row" }, names[index] ? el("a", { href: `/shop/products/${encodeURIComponent(line.sku)}`, text: names[index] }) : line.sku),
+        el("td", { text: String(line.quantity) }),
+        el("td", { text: money(line.subtotal_cents, order.currency) })),
+    ),
+  );
+}
+
 function showOrder(order) {
   showStatus(order.status);
   $("#order-total").textContent = money(order.total_cents, order.currency);
   $("#order-tracking").textContent = order.tracking_number || "—";
   $("#order-refunded").textContent = order.refunded_cents ? money(order.refunded_cents, order.currency) : "—";
-  $("#order-lines tbody").replaceChildren(
-    ...order.lines.map((line) =>
-      el("tr", {}, el("th", { scope: "row", text: line.sku }), el("td", { text: String(line.quantity) }), el("td", { text: money(line.subtotal_cents, order.currency) })),
-    ),
-  );
+  showLines(order);  // not awaited: the timeline starts meanwhile
 }
 
 async function loadOrder(orderId) {
@@ -161,12 +178,12 @@ export async function order() {
     onMessage(kind, event) {
       if (seen.has(event.event_id)) return;
       seen.add(event.event_id);
-      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-shown": String(Date.now()) },
+      const item = el("li", { class: `event ${event.type}`, "data-type": event.type, "data-at": event.occurred_at, "data-key": event.timeline_key, "data-shown": String(Date.now()) },
         el("time", { datetime: event.occurred_at, text: new Date(event.occurred_at).toLocaleTimeString() }),
         el("span", { text: event.text }));
-      // In time order: the topics of one order arrive interleaved, not sorted.
-      const at = Date.parse(event.occurred_at);
-      const later = [...timeline.children].find((other) => Date.parse(other.dataset.at) > at);
+      // In the order things happened, not the order they arrive in (each topic of an order
+      // comes on its own): by the server's timeline key, as the stored timeline is ordered.
+      const later = [...timeline.children].find((other) => other.dataset.key > event.timeline_key);
       timeline.insertBefore(item, later || null);
       if (event.type === "OrderStatusChanged") showStatus(String(event.summary.to_status));
       if (event.type === "ShipmentDispatched") $("#order-tracking").textContent = String(event.summary.tracking_number);
