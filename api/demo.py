@@ -26,7 +26,8 @@ from typing import Annotated, Any, Final
 import asyncpg
 from pydantic import Field
 
-from api.problems import Conflict, NotFound
+from api.problem_types import ProblemType
+from api.problems import ApiError
 from api.resources import ensure_bucket
 from api.schema import migrate
 from api.schemas.common import RequestModel
@@ -132,11 +133,15 @@ async def _product(
     try:
         current = await products.get_product(pool, product.sku)
         created = False
-    except NotFound:
+    except ApiError as missing:
+        if missing.kind is not ProblemType.PRODUCT_NOT_FOUND:
+            raise
         try:
             current = await products.create_product(pool, product.body(), settings)
             created = True
-        except Conflict:
+        except ApiError as taken:
+            if taken.kind is not ProblemType.SKU_TAKEN:
+                raise
             return False, True  # withdrawn by the admin: a withdrawn SKU stays withdrawn
     # Each part on its own, so that a load stopped half-way is completed by the next one.
     if not current.images:
