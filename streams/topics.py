@@ -10,7 +10,7 @@ Layout rules:
       reads its own output.
     - Every topic has the same partition count: the orders agent joins four topics into one
       table keyed by order_id, which Faust only allows across co-partitioned topics. The count
-      is a setting; ``with_partitions`` applies it.
+      is a setting; ``TopicLayout`` applies it.
     - A record a consumer cannot decode or apply goes to ``shopstream.dead-letters`` unchanged
       (same key and value), with the reason and its origin in the headers below.
 """
@@ -164,11 +164,6 @@ class TopicLayout:
     def for_event(self, event: EventBase) -> TopicSpec:
         """The deployed topic an event or command is produced to."""
         return self.spec(topic_for(event))
-
-
-def with_partitions(partitions: int, topics: Iterable[TopicSpec] = TOPICS) -> tuple[TopicSpec, ...]:
-    """The same topics with the partition count from the settings."""
-    return tuple(replace(topic, partitions=partitions) for topic in topics)
 
 
 def topic_for(event: EventBase, topics: Iterable[TopicSpec] = TOPICS) -> TopicSpec:

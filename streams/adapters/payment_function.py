@@ -39,8 +39,8 @@ from streams.adapters.payment_messages import (
 )
 from streams.adapters.stripe_provider import StripeProvider
 
-# The domain's id rule (a provider id is a function of its idempotency key) is shared, so the
-# function and ``simulate_charge`` give one order the same payment id.
+# The domain's id rule (a provider id is a function of its idempotency key): every instance of
+# the function gives one charge the same payment id, even once it has forgotten the key.
 from streams.domain.payments import charge_outcome, provider_id
 
 ENV_PROVIDER: Final = "PAYMENT_PROVIDER"

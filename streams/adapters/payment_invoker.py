@@ -14,8 +14,8 @@ the provider charges at most once however often it is asked:
     - a decline, insufficient funds, an ``invalid`` answer (``PaymentRequestInvalid``) or
       a misconfiguration (``PaymentInvokeError``: no such function, access denied) is not.
 
-``charge_event`` and ``refund_event`` turn an answer into the contract's event, with the same
-derived envelope as ``streams.domain.payments.simulate_charge`` and ``simulate_refund``.
+``charge_event`` and ``refund_event`` turn an answer into the contract's event, its envelope
+derived from the request's, so a request redelivered and asked again yields the very same event.
 """
 
 from __future__ import annotations

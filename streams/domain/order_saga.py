@@ -1,9 +1,10 @@
 """The order saga: one order's state, and what each event it hears does to it.
 
 The orders agent keeps an OrderState per order_id in its table. For every event it reads it calls
-``decide``, stores ``Decision.state`` and produces ``Decision.events``; a timer calls
-``expire_if_due``. Outgoing ids derive from the incoming event's id, so an event processed twice
-(a crash before the offset commit) yields the same ids, which downstream consumers dedupe.
+``decide``, stores ``Decision.state`` and produces ``Decision.events``; a timer publishes
+``ReservationExpiryDue`` for an order past its deadline, and ``decide`` on that hint expires it.
+Outgoing ids derive from the incoming event's id, so an event processed twice (a crash before the
+offset commit) yields the same ids, which downstream consumers dedupe.
 
 What each event does:
     OrderPlaced            PENDING; ReserveStock per line, held until now + reservation_ttl.
@@ -40,7 +41,7 @@ payment attempt) is not an error: it is recorded and changes nothing.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, TypeAlias
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import ConfigDict, NonNegativeInt
 
@@ -88,8 +89,6 @@ from streams.domain.order_status import (
 _EXPIRABLE: Final = frozenset(
     {OrderStatus.PENDING, OrderStatus.RESERVED, OrderStatus.PAYMENT_FAILED}
 )
-# Namespace of the ids of what expiry emits; it has no incoming event to derive them from.
-_EXPIRY: Final = UUID("7b0c2f7e-8f0e-4a53-9d55-3f0f3c7c6e21")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,20 +177,6 @@ def decide(
         events,
         cause_id=event.event_id,
         trace_id=event.trace_id,
-        now=now,
-    )
-
-
-def expire_if_due(state: OrderState, now: datetime) -> Decision | None:
-    """EXPIRED, and the held stock released, for an unpaid order past its deadline."""
-    if not _is_due(state, now):
-        return None
-    new_state, events = _expire(state)
-    return _conclude(
-        new_state,
-        events,
-        cause_id=uuid5(_EXPIRY, f"{state.order_id}/{state.version}"),
-        trace_id=state.trace_id,
         now=now,
     )
 

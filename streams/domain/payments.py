@@ -8,18 +8,9 @@ a real provider does, which is what makes "charged at most once per order" hold.
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
-from streams.contract import (
-    FailureCode,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentRequested,
-    PaymentSucceeded,
-    RefundRequested,
-    derive,
-)
+from streams.contract import FailureCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,41 +68,6 @@ def idempotency_key(order_id: str, attempt: int) -> str:
 def refund_idempotency_key(order_id: str, payment_id: str) -> str:
     """The provider key of a full refund: one refund per payment, however often asked."""
     return f"shopstream:{order_id}:refund:{payment_id}"
-
-
-def simulate_charge(cmd: PaymentRequested, now: datetime) -> PaymentSucceeded | PaymentFailed:
-    outcome = charge_outcome(cmd.payment_token)
-    answer: PaymentSucceeded | PaymentFailed
-    if outcome.failure is None:
-        answer = PaymentSucceeded(
-            order_id=cmd.order_id,
-            payment_id=provider_id("pay", idempotency_key(cmd.order_id, cmd.attempt)),
-            amount_cents=cmd.amount_cents,
-            currency=cmd.currency,
-            attempt=cmd.attempt,
-        )
-    else:
-        answer = PaymentFailed(
-            order_id=cmd.order_id,
-            code=outcome.failure,
-            message=outcome.message,
-            retryable=outcome.retryable,
-            attempt=cmd.attempt,
-        )
-    return derive(answer, cause_id=cmd.event_id, tag=answer.type, trace_id=cmd.trace_id, now=now)
-
-
-def simulate_refund(cmd: RefundRequested, now: datetime) -> PaymentRefunded:
-    refunded = PaymentRefunded(
-        order_id=cmd.order_id,
-        refund_id=provider_id("re", refund_idempotency_key(cmd.order_id, cmd.payment_id)),
-        payment_id=cmd.payment_id,
-        amount_cents=cmd.amount_cents,
-        currency=cmd.currency,
-    )
-    return derive(
-        refunded, cause_id=cmd.event_id, tag=refunded.type, trace_id=cmd.trace_id, now=now
-    )
 
 
 def provider_id(prefix: str, key: str) -> str:

@@ -7,13 +7,13 @@ Usage by the history agent, which holds one client for its lifetime and writes i
         async for records in stream.take_events(100, within=0.25):
             await record_events(client, settings, [decode(r.value) for r in records])
 
-``record_event`` writes one event; ``record_events`` writes many with the same outcome in two
-calls per 25 events (a consistent BatchGetItem for the ids already there, then BatchWriteItem
-of the rest): a put per event costs a botocore call each, the worker's largest cost by far.
+``record_events`` writes in two calls per 25 events (a consistent BatchGetItem for the ids
+already there, then BatchWriteItem of the rest): a put per event would cost a botocore call
+each, the worker's largest cost by far.
 
 Table layout. Hash key ``order_id``, range key ``event_id``: the event id is what makes a
-redelivered event a duplicate, so it is the item's identity and ``attribute_not_exists`` on the
-put refuses a second copy. A range key of ``occurred_at#event_id`` could not: an event the saga
+redelivered event a duplicate, so it is the item's identity, and ``record_events`` finds a
+second copy by that key. A range key of ``occurred_at#event_id`` could not: an event the saga
 derives again after a crash keeps its id (``contract.derive``) but gets a new ``occurred_at``,
 which would make a second row. Time order comes from the local secondary index ``by_time``,
 whose range key ``sk`` is ``occurred_at#event_id`` (fixed-width UTC, so text order is time
@@ -55,7 +55,6 @@ __all__ = [
     "history_client",
     "history_item",
     "order_timeline",
-    "record_event",
     "record_events",
     "refused_by_dynamodb",
     "sort_key",
@@ -153,38 +152,16 @@ async def ensure_history_table(settings: Settings, *, client: DynamoDBClient | N
         await _ensure_table(client, settings.history_table)
 
 
-async def record_event(client: DynamoDBClient, settings: Settings, event: EventBase) -> bool:
-    """Put ``event`` into its order's history; return whether a new item was written.
-
-    ``False`` for an event already recorded (a redelivery) and for events that do not belong
-    to the history (sku-keyed commands, ``NOT_RECORDED`` hints).
-    """
-    item = history_item(event)
-    if item is None:
-        return False
-    try:
-        await client.put_item(
-            TableName=settings.history_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(event_id)",
-        )
-    except ClientError as error:
-        if _code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
 async def record_events(
     client: DynamoDBClient, settings: Settings, events: Iterable[EventBase]
 ) -> int:
     """Put every event not yet in its order's history; return how many new items were written.
 
-    The outcome of ``record_event`` for each in turn: the first copy of an event stands (a
-    redelivery or an event derived again is left out), and events outside the history are
-    skipped. BatchWriteItem has no conditions, so the ids already recorded are read first;
-    that check and the write are not one step, which is safe because the history agent's
-    partition is the only writer of an order's items.
+    The first copy of an event stands (a redelivery or an event derived again is left out,
+    within the batch as across batches), and events outside the history (sku-keyed commands,
+    ``NOT_RECORDED`` hints) are skipped. BatchWriteItem has no conditions, so the ids already
+    recorded are read first; that check and the write are not one step, which is safe because
+    the history agent's partition is the only writer of an order's items.
     """
     items: dict[tuple[str, str], dict[str, Any]] = {}
     for event in events:

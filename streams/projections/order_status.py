@@ -3,7 +3,7 @@
 Writing. The status projection writes the orders table's rows as its changelog brings them, a
 batch at a time::
 
-    await project_orders(pool, [state, ...])  # or project_order for one
+    await project_orders(pool, [state, ...])
 
 One statement per state (a batch is one round trip, atomic): an upsert of the order row
 guarded by ``version``, and, in the same statement, the order's lines. So a reader never sees
@@ -41,7 +41,6 @@ __all__ = [
     "OrderSummary",
     "get_order",
     "list_orders_for_user",
-    "project_order",
     "project_orders",
 ]
 
@@ -159,18 +158,13 @@ LIMIT $2
 """  # noqa: S608 - only our own column list is interpolated
 
 
-async def project_order(pool: asyncpg.Pool, state: OrderState) -> bool:
-    """Write ``state`` if it is newer than what is stored; return whether anything changed.
+async def project_orders(pool: asyncpg.Pool, states: Iterable[OrderState]) -> None:
+    """Write each state that is newer than what is stored, in turn, in one round trip and
+    atomically.
 
     A state without a ``status_reason`` (a row from before the saga kept one) keeps the
     reason stored.
     """
-    written = await pool.fetchval(_PROJECT, *_arguments(state))
-    return bool(written)
-
-
-async def project_orders(pool: asyncpg.Pool, states: Iterable[OrderState]) -> None:
-    """``project_order`` for each state in turn, in one round trip and atomically."""
     await pool.executemany(_PROJECT, [_arguments(state) for state in states])
 
 

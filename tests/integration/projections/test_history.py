@@ -24,7 +24,6 @@ from streams.projections.history import (
     DynamoDBClient,
     ensure_history_table,
     order_timeline,
-    record_event,
     record_events,
 )
 
@@ -106,10 +105,10 @@ async def test_an_event_recorded_twice_is_stored_once(
 ) -> None:
     event = status_changed(f"ord-{unique}", T0)
 
-    first = await record_event(dynamodb, history_settings, event)
-    second = await record_event(dynamodb, history_settings, event)
+    first = await record_events(dynamodb, history_settings, [event])
+    second = await record_events(dynamodb, history_settings, [event])
 
-    assert (first, second) == (True, False)
+    assert (first, second) == (1, 0)
     assert await item_count(dynamodb, history_settings, f"ord-{unique}") == 1
 
 
@@ -120,8 +119,8 @@ async def test_an_event_derived_again_after_a_crash_is_stored_once(
     event = status_changed(f"ord-{unique}", T0)
     again = event.model_copy(update={"occurred_at": T0 + timedelta(seconds=30)})
 
-    assert await record_event(dynamodb, history_settings, event) is True
-    assert await record_event(dynamodb, history_settings, again) is False
+    assert await record_events(dynamodb, history_settings, [event]) == 1
+    assert await record_events(dynamodb, history_settings, [again]) == 0
 
     [entry] = await order_timeline(history_settings, f"ord-{unique}", client=dynamodb)
     assert entry.occurred_at == T0  # the first copy stands
@@ -132,7 +131,7 @@ async def test_a_batch_writes_only_what_is_new_and_the_first_copy_stands(
 ) -> None:
     order_id = f"ord-{unique}"
     stored = status_changed(order_id, T0)
-    assert await record_event(dynamodb, history_settings, stored) is True
+    assert await record_events(dynamodb, history_settings, [stored]) == 1
     # More than one BatchWriteItem's 25, with an event already stored (derived again, later),
     # an event twice in the batch, and a command that belongs to no history.
     new = [status_changed(order_id, T0 + timedelta(seconds=n)) for n in range(1, 31)]
@@ -159,7 +158,7 @@ async def test_the_timeline_is_in_time_order_across_pages(
     shuffled = events.copy()
     random.Random(unique).shuffle(shuffled)  # noqa: S311 - a seeded shuffle, not a secret
     for event in shuffled:
-        await record_event(dynamodb, history_settings, event)
+        await record_events(dynamodb, history_settings, [event])
 
     counting = CountingQueries(dynamodb)
     timeline = await order_timeline(history_settings, order_id, client=counting, page_size=5)
@@ -180,9 +179,9 @@ async def test_commands_keyed_by_sku_are_not_recorded(
         StockAdjusted(sku=f"sku-{unique}", on_hand=5),
     ]
 
-    recorded = [await record_event(dynamodb, history_settings, c) for c in commands]
+    recorded = [await record_events(dynamodb, history_settings, [c]) for c in commands]
 
-    assert recorded == [False] * len(commands)
+    assert recorded == [0] * len(commands)
     assert await order_timeline(history_settings, order_id, client=dynamodb) == []
 
 
@@ -209,7 +208,7 @@ async def test_a_timeline_entry_carries_a_summary_and_the_event_without_its_card
         occurred_at=T0 + timedelta(days=1),
     )
     for event in (dispatched, placed):
-        await record_event(dynamodb, history_settings, event)
+        await record_events(dynamodb, history_settings, [event])
 
     first, second = await order_timeline(history_settings, order_id, client=dynamodb)
 

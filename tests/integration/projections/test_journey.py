@@ -18,8 +18,9 @@ from streams.contract import (
     StockReserved,
 )
 from streams.domain.order_saga import OrderState, SagaPolicy, decide
-from streams.projections.history import DynamoDBClient, order_timeline, record_event
-from streams.projections.order_status import get_order, project_order
+from streams.projections.history import DynamoDBClient, order_timeline, record_events
+from streams.projections.order_status import get_order
+from tests.integration.projections.helpers import project_one
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
@@ -61,9 +62,9 @@ async def test_a_delivered_order_reads_back_delivered_with_its_whole_story(
         state = decision.state
         # What the agent does per event: the state to PostgreSQL, the event and what it
         # caused to DynamoDB.
-        assert await project_order(pool, state)
+        assert await project_one(pool, state)
         for recorded in (event, *decision.events):
-            await record_event(dynamodb, history_settings, recorded)
+            await record_events(dynamodb, history_settings, [recorded])
 
     order = await get_order(pool, order_id)
     timeline = await order_timeline(history_settings, order_id, client=dynamodb)

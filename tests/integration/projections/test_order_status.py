@@ -21,9 +21,9 @@ from streams.domain.order_saga import OrderState, SagaPolicy, decide
 from streams.projections.order_status import (
     get_order,
     list_orders_for_user,
-    project_order,
     project_orders,
 )
+from tests.integration.projections.helpers import project_one
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 POLICY = SagaPolicy()
@@ -87,7 +87,8 @@ class Journey:
         )
 
     async def project(self, pool: Any, version: int) -> bool:
-        return await project_order(pool, self.states[version - 1])
+        """Project the state at ``version``; return whether the order's row was written."""
+        return await project_one(pool, self.states[version - 1])
 
 
 async def test_a_placed_order_is_projected_pending_with_its_lines_in_placed_order(
@@ -226,7 +227,7 @@ async def test_a_new_status_without_a_reason_clears_the_old_reason(pool: Any, un
     await journey.project(pool, 1)
 
     # A row from before the saga kept a reason for its status.
-    await project_order(pool, paid.model_copy(update={"status_reason": None}))
+    await project_orders(pool, [paid.model_copy(update={"status_reason": None})])
 
     order = await get_order(pool, journey.order_id)
     assert order is not None

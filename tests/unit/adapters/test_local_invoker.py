@@ -27,13 +27,14 @@ from streams.adapters.payment_invoker import (
     refund_event,
 )
 from streams.adapters.payment_messages import Charged, Failed, Refunded
-from streams.contract import PaymentRequested, RefundRequested
-from streams.domain.payments import (
-    idempotency_key,
-    refund_idempotency_key,
-    simulate_charge,
-    simulate_refund,
+from streams.contract import (
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentRequested,
+    PaymentSucceeded,
+    RefundRequested,
 )
+from streams.domain.payments import charge_outcome, idempotency_key, refund_idempotency_key
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 TIMEOUT_S = 0.2
@@ -113,6 +114,23 @@ def local(handler: Handler) -> LocalLambdaInvoker:
     return LocalLambdaInvoker(settings(), handler=handler, wait=wait_none())
 
 
+async def charged(request: PaymentRequested) -> PaymentSucceeded | PaymentFailed:
+    """What the payments agent makes of ``request``: the in-process function (a fresh one, as a
+    new Lambda container would be) asked under the order's key, the answer as the event."""
+    invoker = LocalLambdaInvoker(settings(), wait=wait_none())
+    result = await invoker.charge(request, idempotency_key(request.order_id, request.attempt))
+    return charge_event(request, result, NOW)
+
+
+async def refunded(request: RefundRequested) -> PaymentRefunded:
+    """What the payments agent makes of ``request``, asked under the payment's refund key."""
+    invoker = LocalLambdaInvoker(settings(), wait=wait_none())
+    key = refund_idempotency_key(request.order_id, request.payment_id)
+    result = await invoker.refund(request, key)
+    assert isinstance(result, Refunded)
+    return refund_event(request, result, NOW)
+
+
 @pytest.mark.parametrize(
     "token",
     [
@@ -122,27 +140,82 @@ def local(handler: Handler) -> LocalLambdaInvoker:
         "tok_chargeDeclinedProcessingError",
     ],
 )
-async def test_every_test_card_yields_the_event_the_domain_simulation_gives(token: str) -> None:
-    invoker = LocalLambdaInvoker(settings(), wait=wait_none())
-    request = command(token)
-    result = await invoker.charge(request, idempotency_key(request.order_id, request.attempt))
-    assert charge_event(request, result, NOW) == simulate_charge(request, NOW)
+async def test_every_test_card_yields_the_event_of_the_simulated_providers_verdict(
+    token: str,
+) -> None:
+    answer = await charged(command(token))
+    outcome = charge_outcome(token)
+    if outcome.succeeded:
+        assert isinstance(answer, PaymentSucceeded)
+    else:
+        assert isinstance(answer, PaymentFailed)
+        assert (answer.code, answer.message, answer.retryable) == (
+            outcome.failure,
+            outcome.message,
+            outcome.retryable,
+        )
 
 
-async def test_a_refund_yields_the_event_the_domain_simulation_gives() -> None:
-    invoker = LocalLambdaInvoker(settings(), wait=wait_none())
-    charged = await invoker.charge(command(), idempotency_key("ord-1", 1))
-    assert isinstance(charged, Charged)
+async def test_a_successful_charge_echoes_amount_currency_and_attempt() -> None:
+    answer = await charged(command())
+    assert isinstance(answer, PaymentSucceeded)
+    assert (answer.order_id, answer.amount_cents, answer.currency, answer.attempt) == (
+        "ord-1",
+        4500,
+        "EUR",
+        1,
+    )
+    assert answer.payment_id.startswith("pay_")
+
+
+async def test_asking_twice_for_the_same_attempt_returns_the_same_payment() -> None:
+    first = await charged(command())
+    second = await charged(command())  # another command, same idempotency key
+    assert isinstance(first, PaymentSucceeded) and isinstance(second, PaymentSucceeded)
+    assert first.payment_id == second.payment_id
+
+
+async def test_a_new_attempt_is_a_new_payment() -> None:
+    first = await charged(command(attempt=1))
+    second = await charged(command(attempt=2))
+    assert isinstance(first, PaymentSucceeded) and isinstance(second, PaymentSucceeded)
+    assert first.payment_id != second.payment_id
+
+
+async def test_a_declined_charge_reports_code_message_and_whether_to_retry() -> None:
+    answer = await charged(command("tok_chargeDeclinedProcessingError", attempt=2))
+    assert isinstance(answer, PaymentFailed)
+    assert (answer.code, answer.retryable, answer.attempt) == ("processing_error", True, 2)
+    assert answer.message
+
+
+async def test_the_answer_is_derived_from_the_command() -> None:
+    request = command()
+    first, second = await charged(request), await charged(request)
+    assert first.event_id == second.event_id != request.event_id
+    assert (first.trace_id, first.occurred_at, first.key) == (request.trace_id, NOW, "ord-1")
+
+
+async def test_a_refund_returns_the_amount_with_one_refund_id_per_payment() -> None:
+    payment = await charged(command())
+    assert isinstance(payment, PaymentSucceeded)
     request = RefundRequested(
         order_id="ord-1",
-        payment_id=charged.payment_id,
+        payment_id=payment.payment_id,
         amount_cents=4500,
         currency="EUR",
         reason="cancelled",
     )
-    refunded = await invoker.refund(request, refund_idempotency_key("ord-1", charged.payment_id))
-    assert isinstance(refunded, Refunded)
-    assert refund_event(request, refunded, NOW) == simulate_refund(request, NOW)
+    first = await refunded(request)
+    again = await refunded(request.model_copy(update={"reason": "asked again"}))
+    assert (first.payment_id, first.amount_cents, first.currency) == (
+        payment.payment_id,
+        4500,
+        "EUR",
+    )
+    assert first.refund_id == again.refund_id
+    assert first.refund_id.startswith("re_")
+    assert (first.trace_id, first.occurred_at, first.key) == (request.trace_id, NOW, "ord-1")
 
 
 async def test_a_partial_refund_refunds_part_of_the_payment(recorder: Recorder) -> None:

@@ -17,9 +17,9 @@ from streams.topics import (
     ORDERS_EVENTS,
     ORDERS_STATUS,
     TOPICS,
+    TopicLayout,
     TopicSpec,
     topic_for,
-    with_partitions,
 )
 
 WHEN = datetime(2025, 3, 1, tzinfo=UTC)
@@ -71,7 +71,7 @@ def test_every_topic_has_the_default_partition_count_of_four() -> None:
 
 
 def test_the_partition_setting_applies_to_every_topic_alike() -> None:
-    topics = with_partitions(12)
+    topics = TopicLayout(partitions=12).topics
     assert [topic.name for topic in topics] == [topic.name for topic in TOPICS]
     assert {topic.partitions for topic in topics} == {12}
 
@@ -79,7 +79,7 @@ def test_the_partition_setting_applies_to_every_topic_alike() -> None:
 def test_routing_against_configured_topics_returns_the_configured_spec(
     any_event: AnyEvent,
 ) -> None:
-    assert topic_for(any_event, with_partitions(8)).partitions == 8
+    assert TopicLayout(partitions=8).for_event(any_event).partitions == 8
 
 
 def test_routing_to_a_topic_missing_from_the_given_set_says_so() -> None:

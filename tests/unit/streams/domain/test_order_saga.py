@@ -37,7 +37,6 @@ from streams.domain.order_saga import (
     OrderState,
     SagaPolicy,
     decide,
-    expire_if_due,
 )
 from streams.domain.order_status import OrderStatus
 
@@ -164,6 +163,18 @@ def paid_order() -> Order:
     return order
 
 
+def expiry_hint(state: OrderState) -> ReservationExpiryDue:
+    """The hint the orders agent's timer publishes for an order it sees past its deadline."""
+    return ReservationExpiryDue(order_id=state.order_id, trace_id=state.trace_id)
+
+
+def hear_expiry_hint(state: OrderState, now: datetime) -> Decision:
+    """What the saga does with the timer's hint heard at ``now``."""
+    decision = decide(state, expiry_hint(state), now, POLICY)
+    assert decision.refused is None, decision.refused
+    return decision
+
+
 # --- placing and reserving --------------------------------------------------------------
 
 
@@ -262,9 +273,7 @@ def test_a_reservation_arriving_after_the_order_ended_is_released_at_once(ending
     if ending == "cancelled":
         order.hear(cancelled())
     else:
-        expiry = expire_if_due(order.current, T0 + TTL)
-        assert expiry is not None
-        order.state = expiry.state
+        order.state = hear_expiry_hint(order.current, T0 + TTL).state
     late = order.hear(reserved("MUG"))
     assert released_skus(late) == ["MUG"]
     assert order.status is S(ending)
@@ -510,9 +519,8 @@ def _rejected() -> Order:
 
 def _expired() -> Order:
     order = pending_order()
-    decision = expire_if_due(order.current, T0 + TTL)
-    assert decision is not None
-    order.state = decision.state
+    order.state = hear_expiry_hint(order.current, T0 + TTL).state
+    assert order.status is S.EXPIRED
     return order
 
 
@@ -596,37 +604,40 @@ def test_a_shipping_problem_before_payment_is_refused() -> None:
 def test_a_pending_order_expires_at_its_deadline_releasing_what_it_holds() -> None:
     order = Order()
     order.hear(placed(), reserved("MUG"))
-    assert expire_if_due(order.current, T0 + TTL - timedelta(seconds=1)) is None
-    decision = expire_if_due(order.current, T0 + TTL)
-    assert decision is not None
+    early = hear_expiry_hint(order.current, T0 + TTL - timedelta(seconds=1))
+    assert early.events == ()
+    assert early.state is not None and early.state.status is S.PENDING
+    decision = hear_expiry_hint(order.current, T0 + TTL)
     assert moves(decision) == [(S.PENDING, S.EXPIRED)]
     assert released_skus(decision) == ["MUG"]
     assert {e.trace_id for e in decision.events} == {TRACE}
 
 
 def test_a_reserved_order_left_unpaid_expires_and_releases_every_line() -> None:
-    decision = expire_if_due(reserved_order().current, T0 + TTL)
-    assert decision is not None
+    decision = hear_expiry_hint(reserved_order().current, T0 + TTL)
     assert released_skus(decision) == ["MUG", "TEE"]
 
 
 def test_an_order_whose_payment_failed_expires_with_nothing_to_release() -> None:
     order = reserved_order()
     order.hear(failed())
-    decision = expire_if_due(order.current, T0 + TTL)
-    assert decision is not None
+    decision = hear_expiry_hint(order.current, T0 + TTL)
     assert moves(decision) == [(S.PAYMENT_FAILED, S.EXPIRED)]
     assert released_skus(decision) == []
 
 
 def test_a_paid_order_never_expires() -> None:
-    assert expire_if_due(paid_order().current, T0 + 100 * TTL) is None
+    decision = hear_expiry_hint(paid_order().current, T0 + 100 * TTL)
+    assert decision.events == ()
+    assert decision.state is not None and decision.state.status is S.PAID
 
 
 def test_expiring_the_same_state_twice_emits_the_same_event_ids() -> None:
+    # The same hint redelivered onto the same state (a crash before the offset commit).
     state = reserved_order().current
-    first, second = expire_if_due(state, T0 + TTL), expire_if_due(state, T0 + TTL)
-    assert first is not None and second is not None
+    hint = expiry_hint(state)
+    first, second = decide(state, hint, T0 + TTL, POLICY), decide(state, hint, T0 + TTL, POLICY)
+    assert moves(first) == [(S.RESERVED, S.EXPIRED)]
     assert [e.event_id for e in first.events] == [e.event_id for e in second.events]
 
 
