@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
+from collections.abc import Iterator
 from importlib.metadata import version
+
+import boto3
+import pytest
 
 from shopstream.settings import REPO_ROOT, Settings
 
@@ -50,12 +55,34 @@ def test_a_misspelt_setting_stops_the_command_naming_the_right_one() -> None:
     )
 
 
-def test_dlq_list_json_is_every_queue_with_its_count(stack_settings: Settings) -> None:
+@pytest.fixture
+def sqs_dead_letters(stack_settings: Settings) -> Iterator[str]:
+    """A work queue and the dead-letter queue its redrive policy names: what `dlq list` finds
+    on SQS, whatever else this stack has made so far."""
+    sqs = boto3.client(
+        "sqs", endpoint_url=stack_settings.aws_endpoint_url, region_name=stack_settings.aws_region
+    )
+    name = f"{stack_settings.topic_prefix}cli-{uuid.uuid4().hex[:8]}"
+    dead = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "3"})
+    work = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    try:
+        yield f"sqs/{name}-dlq"
+    finally:
+        sqs.delete_queue(QueueUrl=work)
+        sqs.delete_queue(QueueUrl=dead)
+
+
+def test_dlq_list_json_is_every_queue_with_its_count(sqs_dead_letters: str) -> None:
     listed = _run("dlq", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     queues = json.loads(listed.stdout)
-    kinds = {queue["name"].split("/", 1)[0] for queue in queues}
-    assert {"kafka", "sqs"} <= kinds
+    names = {queue["name"] for queue in queues}
+    assert "kafka/shopstream.dead-letters" in names
+    assert sqs_dead_letters in names
     for queue in queues:
         assert set(queue) == {"name", "count", "oldest_age_s"}
         assert isinstance(queue["count"], int) and queue["count"] >= 0
