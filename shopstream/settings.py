@@ -330,6 +330,10 @@ class Settings(BaseSettings):
     notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
     notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
+    # How long a notification waits for the saga's row of its order. The row is stored after
+    # the status change is published; after a crash the orders agent stores it again only
+    # when it has replayed its batch, which the notification may read before.
+    notification_order_wait_s: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 26025
     smtp_username: str | None = None

@@ -16,6 +16,7 @@ as the event, when the event arrives: no read model is waited for.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 
 import faust
@@ -65,8 +66,8 @@ publisher = _Publisher()
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if not is_customer_facing(event):
         return Outcome()
-    order = order_summary(str(getattr(event, "order_id", "")))
-    if order is None or not summary_ready(event, order):
+    order = await _order_when_ready(event)
+    if order is None:
         return Outcome(refused="the saga has no row for this order (or no tracking number yet)")
     pool = await database()
     recipient = await load_recipient(pool, order.user_id)
@@ -78,6 +79,21 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     sns = await publisher.sns()
     await publish(sns, publisher.topic_arn, event.type, sent)
     return Outcome()
+
+
+async def _order_when_ready(event: AnyEvent) -> OrderSummary | None:
+    """The order as the saga's row has it once it reflects ``event``, waiting for the row a
+    while: after a crash the status change may be read before the orders agent has replayed
+    the batch that stores its row."""
+    order_id = str(getattr(event, "order_id", ""))
+    deadline = time.monotonic() + settings.notification_order_wait_s
+    while True:
+        order = order_summary(order_id)
+        if order is not None and summary_ready(event, order):
+            return order
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
 
 
 def order_summary(order_id: str) -> OrderSummary | None:
