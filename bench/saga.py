@@ -38,20 +38,28 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shopstream.order_commands import new_order
+from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import Settings, get_settings
 from stack import control
 from stack.environment import use_local_stack
-from streams.contract import AdjustStock, OrderLine, OrderStatus, OrderStatusChanged, decode, encode
+from streams.contract import (
+    AdjustStock,
+    OrderLine,
+    OrderStatus,
+    decode,
+    decode_order_update,
+    encode,
+)
 from streams.projections.history import history_client
-from streams.publisher import EventPublisher, layout
+from streams.publisher import EventPublisher
 from streams.testing import IsolatedCarrier, IsolatedWorker
-from streams.topics import ORDERS_STATUS
+from streams.topics import ORDERS_TABLE, changelog_topic
 
 PAID_MARK = f'"to_status":"{OrderStatus.PAID.value}"'.encode()
 
 
 class PaidTracker:
-    """When each order reached PAID, from the status topic."""
+    """When each order reached PAID, from the status changes in the orders changelog."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -61,7 +69,7 @@ class PaidTracker:
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
         await consumer.start()
-        topic = layout(self.settings).spec(ORDERS_STATUS).name
+        topic = changelog_topic(self.settings.worker_app_id, ORDERS_TABLE)
         consumer.assign([TopicPartition(topic, p) for p in range(self.settings.topic_partitions)])
         await consumer.seek_to_beginning()
         self._task = asyncio.create_task(self._run(consumer))
@@ -70,11 +78,11 @@ class PaidTracker:
         try:
             async for record in consumer:
                 # Decoded only when it may be a PAID: this process shares the CPU with the saga.
-                if PAID_MARK not in record.value:
+                if record.value is None or PAID_MARK not in record.value:
                     continue
-                event = decode(record.value)
-                if isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.PAID:
-                    self.paid[event.order_id] = event.occurred_at
+                for change in decode_order_update(record.value).status_changes:
+                    if change.to_status is OrderStatus.PAID:
+                        self.paid[change.order_id] = change.occurred_at
         finally:
             await consumer.stop()
 
@@ -309,7 +317,7 @@ def arranged(settings: Settings, arrangement: str) -> dict[str, IsolatedWorker]:
         SHOPSTREAM_LOG_LEVEL="WARNING",
         SHOPSTREAM_HISTORY_TABLE=history,
     )
-    projector = saga.beside(["projections"])
+    projector = saga.beside(PROJECTOR_ROLES)
     match arrangement:
         case "one":
             return {"worker": saga, "projector": projector}
@@ -325,7 +333,7 @@ async def run_phases(
     workers = arranged(settings, arrangement)
     worker = workers["worker"]
     # The saga's workers are one group; a worker without the saga, a group named after its roles.
-    groups = [worker.app_id] + [f"{worker.app_id}-projections"] * ("projector" in workers)
+    groups = [worker.app_id] + [workers["projector"].label] * ("projector" in workers)
     # Paid orders go on to the carrier over AMQP; its simulator answers, as in production.
     carrier = IsolatedCarrier(worker, SHOPSTREAM_LOG_LEVEL="WARNING")
     publisher = EventPublisher(worker.settings)

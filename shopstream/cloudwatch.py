@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from shopstream.dead_letters.watch import EMF_NAMESPACE
+from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import REPO_ROOT, Settings, get_settings
 from streams import topics
 from streams.agents import MODULES
 from streams.carrier_topology import CarrierTopology
 from streams.contract import Channel
 
-PROJECTIONS_GROUP_SUFFIX: Final = "-projections"
 LAG_ALARM_S: Final = 120  # minutes behind would mean orders waiting, not a burst
 EVALUATION_PERIODS: Final = 5  # minutes in a row, so a rebalance does not page anyone
 
@@ -59,10 +59,11 @@ def consumed_topics(settings: Settings) -> dict[str, set[str]]:
 
 def consumer_group(settings: Settings, role: str) -> str:
     """The Kafka consumer group of a worker running ``role``: the saga's workers share the app
-    id; a worker without the saga is a group of its own (``streams.app.consumer_group``)."""
-    if role == "projections":
-        return settings.worker_app_id + PROJECTIONS_GROUP_SUFFIX
-    return settings.worker_app_id
+    id; the projector, which runs the other roles, is a group of its own
+    (``streams.app.consumer_group``)."""
+    if role == "saga":
+        return settings.worker_app_id
+    return "-".join((settings.worker_app_id, *sorted(PROJECTOR_ROLES)))
 
 
 def _alarm(name: str, description: str, **metric: Any) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
     for role, consumed in consumed_topics(settings).items():
         by_group.setdefault(consumer_group(settings, role), set()).update(consumed)
     for group, consumed in sorted(by_group.items()):
-        workers = "projector" if group.endswith(PROJECTIONS_GROUP_SUFFIX) else "saga worker"
+        workers = "saga worker" if group == settings.worker_app_id else "projector"
         for name in sorted(consumed):
             found.append(
                 _alarm(

@@ -16,11 +16,11 @@ from streams.contract import (
     OrderPlaced,
     OrderStatus,
     OrderStatusChanged,
-    decode,
+    decode_order_update,
 )
 from streams.domain.order_status import TERMINAL
-from streams.publisher import EventPublisher, ensure_topics, layout
-from streams.topics import ORDERS_STATUS
+from streams.publisher import EventPublisher, ensure_topics
+from streams.topics import ORDERS_TABLE, changelog_spec, changelog_topic
 
 DEMO_ADDRESS = Address(
     name="Ada Lovelace",
@@ -67,23 +67,23 @@ async def set_stock(settings: Settings, sku: str, on_hand: int) -> None:
 async def status_changes(
     settings: Settings, order_ids: set[str], ready: asyncio.Event
 ) -> AsyncIterator[OrderStatusChanged]:
-    """Status changes of these orders from now on; ``ready`` is set once positions are taken."""
-    await ensure_topics(settings)
+    """Status changes of these orders from now on, as the writes of the orders table carry
+    them; ``ready`` is set once positions are taken."""
+    changelog = changelog_topic(settings.worker_app_id, ORDERS_TABLE)
+    await ensure_topics(settings, [changelog_spec(changelog, settings.topic_partitions)])
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
-        status_topic = layout(settings).spec(ORDERS_STATUS).name
         partitions = range(settings.topic_partitions)
-        consumer.assign([TopicPartition(status_topic, p) for p in partitions])
+        consumer.assign([TopicPartition(changelog, p) for p in partitions])
         await consumer.seek_to_end()
         for partition in consumer.assignment():
             await consumer.position(partition)
         ready.set()
         async for record in consumer:
-            if record.key is not None and record.key.decode() in order_ids:
-                event = decode(record.value)
-                if isinstance(event, OrderStatusChanged):
-                    yield event
+            if record.value is not None and record.key and record.key.decode() in order_ids:
+                for change in decode_order_update(record.value).status_changes:
+                    yield change
     finally:
         await consumer.stop()
 

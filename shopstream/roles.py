@@ -18,9 +18,10 @@ from typing import get_args
 from shopstream.logs import configure_logging, get_logger
 from shopstream.settings import Settings, WorkerRole, get_settings
 
-# The worker's roles when none are named: the saga and the notifications (the projections
-# run in the projector, a consumer group of their own).
-DEFAULT_WORKER_ROLES: tuple[WorkerRole, ...] = ("saga", "notifications")
+# The worker's roles when none are named: the saga. The projector runs the roles that follow
+# the saga's table changelogs, in a consumer group of their own.
+DEFAULT_WORKER_ROLES: tuple[WorkerRole, ...] = ("saga",)
+PROJECTOR_ROLES: tuple[WorkerRole, ...] = ("projections", "notifications")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def command(role: str, args: Sequence[str]) -> Command:
         case "worker":
             return _worker(args)
         case "projector":
-            return _worker(["projections"])
+            return _worker(PROJECTOR_ROLES)
         case "delivery":  # channels, all by default
             return Command(["-m", "streams.delivery", *args])
         case "carrier-simulator":

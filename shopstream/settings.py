@@ -140,24 +140,26 @@ class Settings(BaseSettings):
     # systems (a test run beside a developer's) can share one Kafka cluster.
     topic_prefix: str = ""
     worker_app_id: str = "shopstream"
+    # How long a table changelog's record is kept whole before compaction may drop it: each
+    # write of an order's row carries news (status changes) its followers must all read.
+    changelog_min_compaction_lag_s: float = 7 * 24 * 3600
     worker_data_dir: Path | None = None  # RocksDB tables; default: <state_dir>/worker
     # Which agents this worker runs: one image, several deployments. The saga's workers run the
-    # saga and the notifications (the notification agent reads the saga's order rows); the
-    # projections, which follow the saga's table changelogs, run in workers of their own. A
-    # JSON list in the environment, e.g. SHOPSTREAM_WORKER_ROLES='["projections"]'.
-    worker_roles: frozenset[WorkerRole] = frozenset({"saga", "notifications"})
+    # saga; the projections and the notifications, which follow the saga's table changelogs,
+    # run in workers of their own (the projector runs both). A JSON list in the environment,
+    # e.g. SHOPSTREAM_WORKER_ROLES='["projections", "notifications"]'.
+    worker_roles: frozenset[WorkerRole] = frozenset({"saga"})
 
     @field_validator("worker_roles")
     @classmethod
     def _roles_that_share_a_worker(cls, roles: frozenset[WorkerRole]) -> frozenset[WorkerRole]:
-        if "notifications" in roles and "saga" not in roles:
-            # The notification agent reads the order from the saga's table, on its worker.
-            raise ValueError("the notifications role runs only beside the saga role")
-        if "projections" in roles and "saga" in roles:
-            # A worker reads its own tables' changelogs only to restore them, never as streams.
-            raise ValueError(
-                "the projections role runs in a worker of its own, not beside the saga"
-            )
+        # A worker reads its own tables' changelogs only to restore them, never as streams.
+        for follower in ("projections", "notifications"):
+            if follower in roles and "saga" in roles:
+                raise ValueError(
+                    f"the {follower} role follows the saga's changelogs, so it runs in a "
+                    "worker of its own, not beside the saga"
+                )
         return roles
 
     # A worker that dies without leaving its group holds its partitions this long: the time
@@ -330,10 +332,6 @@ class Settings(BaseSettings):
     notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
     notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
-    # How long a notification waits for the saga's row of its order. The row is stored after
-    # the status change is published; after a crash the orders agent stores it again only
-    # when it has replayed its batch, which the notification may read before.
-    notification_order_wait_s: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 26025
     smtp_username: str | None = None

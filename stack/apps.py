@@ -5,6 +5,7 @@ notification delivery workers and the SMTP server that keeps what they send."""
 
 from __future__ import annotations
 
+import json
 import sys
 from abc import abstractmethod
 from typing import ClassVar
@@ -13,6 +14,7 @@ import aiosmtplib
 import httpx
 
 from shopstream.health import Probe
+from shopstream.roles import DEFAULT_WORKER_ROLES, PROJECTOR_ROLES
 from shopstream.settings import Settings
 from stack.environment import local_env
 from stack.part import Part
@@ -93,7 +95,7 @@ class Gateway(Application):
 
 
 class Worker(Application):
-    """The stream worker of the saga and the notifications."""
+    """The stream worker of the saga."""
 
     name = "worker"
     module = ("streams", "--quiet", "worker")
@@ -105,12 +107,13 @@ class Worker(Application):
 
     @property
     def environment(self) -> dict[str, str]:
-        return {"SHOPSTREAM_WORKER_ROLES": '["saga", "notifications"]'}
+        return {"SHOPSTREAM_WORKER_ROLES": json.dumps(DEFAULT_WORKER_ROLES)}
 
 
 class Projector(Worker):
-    """The stream worker of the read models: a process of its own, so that the saga's agents
-    never wait behind a projection batch."""
+    """The stream worker of the read models and the notifications, which follow the saga's
+    table changelogs: a process of its own, so that the saga's agents never wait behind a
+    projection batch or an SNS publish."""
 
     name = "projector"
     port_name = "projector web"
@@ -122,7 +125,7 @@ class Projector(Worker):
     @property
     def environment(self) -> dict[str, str]:
         return {
-            "SHOPSTREAM_WORKER_ROLES": '["projections"]',
+            "SHOPSTREAM_WORKER_ROLES": json.dumps(PROJECTOR_ROLES),
             "SHOPSTREAM_PORTS__WORKER_WEB": str(self.port),
             # Its own RocksDB folder: two Faust workers do not share one.
             "SHOPSTREAM_WORKER_DATA_DIR": str(self.run_dir / "data"),

@@ -11,7 +11,7 @@ from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
 from streams.faust_patches import App, Consumer, IdempotentProducer, Worker
 from streams.publisher import layout
-from streams.topics import ORDERS_TABLE, STOCK_TABLE, TopicSpec, changelog_topic
+from streams.topics import ORDERS_TABLE, STOCK_TABLE, TopicSpec, changelog_spec, changelog_topic
 
 
 def consumer_group(settings: Settings) -> str:
@@ -75,21 +75,19 @@ def table(name: str) -> faust.types.TableT[bytes, bytes]:
     return app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.topic_partitions)
 
 
+# The saga's tables whose changelogs a role's agents read as streams.
+_FOLLOWED: dict[str, tuple[str, ...]] = {
+    "projections": (ORDERS_TABLE, STOCK_TABLE),
+    "notifications": (ORDERS_TABLE,),
+}
+
+
 def changelog_topics() -> list[TopicSpec]:
     """The changelogs this worker needs before Faust starts (import the agents first): those of
     its own tables, and, for the read models, those of the saga's tables that they follow."""
     names = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
-    if "projections" in settings.worker_roles:
+    for role in settings.worker_roles:
         names |= {
-            changelog_topic(settings.worker_app_id, table) for table in (ORDERS_TABLE, STOCK_TABLE)
+            changelog_topic(settings.worker_app_id, table) for table in _FOLLOWED.get(role, ())
         }
-    return [
-        TopicSpec(
-            name=name,
-            key_field=None,
-            partitions=settings.topic_partitions,
-            compacted=True,
-            dead_letter=False,
-        )
-        for name in sorted(names)
-    ]
+    return [changelog_spec(name, settings.topic_partitions) for name in sorted(names)]

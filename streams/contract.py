@@ -26,6 +26,8 @@ the same two types, so what they accept the agents accept too.
 
 Statuses. ``OrderStatus`` lives here because its values travel in OrderStatusChanged: renaming
 one is a contract change. Its transition rules live in ``streams.domain.order_status``.
+OrderStatusChanged travels on no topic: the order saga's table writes carry it (``OrderUpdate``,
+read from the orders changelog).
 """
 
 import json
@@ -511,6 +513,46 @@ def _decode_explaining(raw: bytes) -> AnyEvent:
         return cls.model_validate(payload)
     except ValidationError as exc:
         raise ContractError(f"invalid {cls.__name__}: {_describe(exc)}") from exc
+
+
+# --- the orders changelog ---------------------------------------------------------------
+
+# What an order's followers hear of: the saga's status changes, and the refunds it applied.
+OrderNews: TypeAlias = Annotated[OrderStatusChanged | PaymentRefunded, Field(discriminator="type")]
+
+
+class OrderUpdate(BaseModel):
+    """One record of the orders changelog as the order's followers read it.
+
+    The saga stores each order's row in a table whose changelog is a topic like any other: one
+    record per stored write, keyed by order_id, in the order the writes were made. Beside the
+    row's fields (the saga's ``OrderState``; a follower reads only those below and ignores the
+    rest) a write carries ``news``: the status changes and refunds decided since the row was
+    last stored, oldest first. That is how status changes travel: there is no topic that
+    repeats them, so they cost no record of their own, and a follower (the notifications,
+    the order history, the browsers' live stream) gets them with the order as it stands after
+    them. A write is replayed with the same news (same event ids) after a crash: followers
+    dedupe by event id, as on any topic.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    order_id: Id
+    user_id: Id
+    status: OrderStatus
+    news: tuple[OrderNews, ...] = ()
+
+    @property
+    def status_changes(self) -> tuple[OrderStatusChanged, ...]:
+        return tuple(item for item in self.news if isinstance(item, OrderStatusChanged))
+
+
+def decode_order_update(raw: bytes) -> OrderUpdate:
+    """One orders-changelog record; ContractError if it is not an order's row."""
+    try:
+        return OrderUpdate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ContractError(f"not an order update: {_describe(exc)}") from exc
 
 
 def derive(event: E, *, cause_id: UUID, tag: str, trace_id: str, now: datetime) -> E:

@@ -43,7 +43,7 @@ async def ensure_topics(settings: Settings, extra: Iterable[TopicSpec] = ()) -> 
                 spec.name,
                 num_partitions=spec.partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                topic_configs=_compaction(settings) if spec.compacted else {},
             )
             for spec in specs
             if spec.name not in existing
@@ -54,6 +54,14 @@ async def ensure_topics(settings: Settings, extra: Iterable[TopicSpec] = ()) -> 
         await _wait_for_leaders(admin, specs, settings.start_timeout_s)
     finally:
         await admin.close()
+
+
+def _compaction(settings: Settings) -> dict[str, str]:
+    """A compacted topic keeps each key's latest record, but only once a record is older than
+    the lag: a follower that fell behind (the notifications, the read models) still reads
+    every write of a table, the news each carries included."""
+    lag_ms = int(settings.changelog_min_compaction_lag_s * 1000)
+    return {"cleanup.policy": "compact", "min.compaction.lag.ms": str(lag_ms)}
 
 
 async def _wait_for_leaders(

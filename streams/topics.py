@@ -5,9 +5,11 @@ Layout rules:
       Commands to inventory are keyed by sku (one writer per SKU); the inventory's answers to an
       order are keyed by order_id and go back to the order saga on ``inventory.events``; a
       stock adjustment has no order, so StockAdjusted has its own topic, keyed by sku.
-    - A topic carries one direction: commands to a service or events from it. The order saga
-      publishes status changes on ``orders.status`` rather than ``orders.events``, so it never
-      reads its own output.
+    - A topic carries one direction: commands to a service or events from it.
+    - A fact that a table's changelog already records gets no topic of its own: the order
+      saga's status changes travel in the writes of its orders table
+      (``streams.contract.OrderUpdate``), whose changelog the order's followers read. So
+      OrderStatusChanged is the one event of the contract that no topic carries.
     - Every topic has the same partition count: the orders agent joins four topics into one
       table keyed by order_id, which Faust only allows across co-partitioned topics. The count
       is a setting; ``TopicLayout`` applies it.
@@ -86,7 +88,6 @@ ORDERS_EVENTS: Final = TopicSpec(
         ReservationExpiryDue,
     ),
 )
-ORDERS_STATUS: Final = TopicSpec("orders.status", "order_id", _carrying(OrderStatusChanged))
 INVENTORY_COMMANDS: Final = TopicSpec(
     "inventory.commands", "sku", _carrying(ReserveStock, ReleaseStock, CommitStock, AdjustStock)
 )
@@ -115,9 +116,11 @@ CATALOG_EVENTS: Final = TopicSpec("catalog.events", "sku", _carrying(ProductPric
 # Never dead-lettered itself: a failure there would loop.
 DEAD_LETTERS: Final = TopicSpec("shopstream.dead-letters", None, dead_letter=False)
 
+# The contract's events that no topic carries: they travel in a table's writes (rules above).
+IN_TABLE_WRITES: Final = _carrying(OrderStatusChanged)
+
 TOPICS: Final[tuple[TopicSpec, ...]] = (
     ORDERS_EVENTS,
-    ORDERS_STATUS,
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     INVENTORY_ADJUSTMENTS,
@@ -129,9 +132,9 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     DEAD_LETTERS,
 )
 
-# The saga's tables whose changelogs the read models follow: the order's latest state (key
-# order_id) and each SKU's stock (key sku), compacted. Faust names a table's changelog after
-# the app (the saga's consumer group) and the table.
+# The saga's tables whose changelogs the read models and the notifications follow: the order's
+# latest state and news (key order_id) and each SKU's stock (key sku), compacted. Faust names a
+# table's changelog after the app (the saga's consumer group) and the table.
 ORDERS_TABLE: Final = "orders"
 STOCK_TABLE: Final = "stock"
 
@@ -139,6 +142,14 @@ STOCK_TABLE: Final = "stock"
 def changelog_topic(app_id: str, table: str) -> str:
     """The Kafka topic of a table's changelog, as Faust names it."""
     return f"{app_id}-{table}-changelog"
+
+
+def changelog_spec(name: str, partitions: int) -> TopicSpec:
+    """A table changelog as a topic: compacted, keyed by the table's key, never dead-lettered
+    (its followers dead-letter what they cannot read)."""
+    return TopicSpec(
+        name=name, key_field=None, partitions=partitions, compacted=True, dead_letter=False
+    )
 
 
 _ROUTES: Final[dict[str, str]] = {
@@ -168,6 +179,8 @@ class TopicLayout:
 
 def topic_for(event: EventBase, topics: Iterable[TopicSpec] = TOPICS) -> TopicSpec:
     """The topic an event or command is produced to (taken from ``topics``, if given)."""
+    if event.type in IN_TABLE_WRITES:
+        raise LookupError(f"{event.type} travels in a table's writes, never on a topic")
     name = _ROUTES[event.type]
     for topic in topics:
         if topic.name == name:

@@ -1,8 +1,9 @@
 """The live stream's source: the order topics, read from Kafka and fanned out in-process.
 
-Every gateway process reads every partition of the order-keyed topics (no consumer group: each
-replica needs all events for the browsers it holds) and hands each event to the subscribers of
-its order and of the order's owner. It keeps the events of the last ``live_replay_window_s``
+Every gateway process reads every partition of the order-keyed topics and of the orders
+changelog, whose writes carry the saga's status changes (no consumer group: each replica needs
+all events for the browsers it holds), and hands each event to the subscribers of its order and
+of the order's owner. It keeps the events of the last ``live_replay_window_s``
 and starts reading that far back, so that a browser reconnecting with ``Last-Event-ID``, even
 to a gateway that just restarted, finds what it missed in this buffer or in the order's
 DynamoDB history, whichever has it first. The database is never polled for news.
@@ -30,26 +31,26 @@ from api.toasts import SummaryValue
 from shopstream.logs import get_logger
 from shopstream.metrics import LIVE_DROPPED, LIVE_EVENTS, LIVE_SUBSCRIBERS
 from shopstream.settings import Settings
-from streams.contract import ContractError, EventBase, decode
+from streams.contract import ContractError, EventBase, decode, decode_order_update
 from streams.projections.history import HistoryEntry, history_item, timeline_key
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
-    ORDERS_STATUS,
+    ORDERS_TABLE,
     PAYMENTS_COMMANDS,
     PAYMENTS_EVENTS,
     SHIPPING_COMMANDS,
     SHIPPING_EVENTS,
     TopicLayout,
     TopicSpec,
+    changelog_topic,
 )
 
 log = get_logger(__name__)
 
-# The order-keyed topics: everything the order's history records.
+# The order-keyed topics: with the orders changelog, everything the order's history records.
 LIVE_TOPICS: Final[tuple[TopicSpec, ...]] = (
     ORDERS_EVENTS,
-    ORDERS_STATUS,
     INVENTORY_EVENTS,
     PAYMENTS_COMMANDS,
     PAYMENTS_EVENTS,
@@ -120,7 +121,8 @@ class LiveHub:
         self.settings = settings
         self.pool = pool
         layout = TopicLayout(partitions=settings.topic_partitions, prefix=settings.topic_prefix)
-        self.topics = [layout.spec(topic).name for topic in LIVE_TOPICS]
+        self.changelog = changelog_topic(settings.worker_app_id, ORDERS_TABLE)
+        self.topics = [*(layout.spec(topic).name for topic in LIVE_TOPICS), self.changelog]
         self._by_order: dict[str, set[Subscription]] = {}
         self._by_user: dict[str, set[Subscription]] = {}
         # (monotonic and wall-clock time seen, owner, event), oldest first.
@@ -244,11 +246,14 @@ class LiveHub:
                 if found is None:
                     return ""  # not projected yet: only the order's own followers get it
                 owner = str(found)
-            self._owners[event.order_id] = owner
-            if len(self._owners) > _OWNERS_KEPT:
-                self._owners.popitem(last=False)
-        self._owners.move_to_end(event.order_id)
+        self._remember_owner(event.order_id, owner)
         return owner
+
+    def _remember_owner(self, order_id: str, owner: str) -> None:
+        self._owners[order_id] = owner
+        self._owners.move_to_end(order_id)
+        if len(self._owners) > _OWNERS_KEPT:
+            self._owners.popitem(last=False)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -256,17 +261,28 @@ class LiveHub:
             for records in batches.values():
                 for record in records:
                     try:
-                        event = live_event(decode(record.value))
+                        events = self._events(record.topic, record.value)
                     except ContractError as error:
                         # The workers dead-letter it; the live stream only skips it.
                         log.warning("live stream skipped a record", reason=error.reason)
                         continue
-                    if event is None:
-                        continue
-                    LIVE_EVENTS.inc()
-                    try:
-                        await self.publish(event)
-                    except (OSError, asyncpg.PostgresError) as error:
-                        log.warning(
-                            "live fan-out failed", order_id=event.order_id, error=repr(error)
-                        )
+                    for event in events:
+                        LIVE_EVENTS.inc()
+                        try:
+                            await self.publish(event)
+                        except (OSError, asyncpg.PostgresError) as error:
+                            log.warning(
+                                "live fan-out failed", order_id=event.order_id, error=repr(error)
+                            )
+
+    def _events(self, topic: str, value: bytes | None) -> list[LiveEvent]:
+        """What one record shows on the timeline: an event of the order-keyed topics, or the
+        status changes an orders-changelog write carries (whose row names the owner)."""
+        if topic != self.changelog:
+            event = live_event(decode(value or b""))
+            return [] if event is None else [event]
+        if value is None:
+            return []  # a row deleted from the table
+        update = decode_order_update(value)
+        self._remember_owner(update.order_id, update.user_id)
+        return [event for change in update.status_changes if (event := live_event(change))]

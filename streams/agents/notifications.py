@@ -1,45 +1,44 @@
-"""The notification agent: customer-facing order events become notifications on SNS.
+"""The notification agent: the news of each order becomes notifications on SNS.
 
-It reads the saga's verdicts (``orders.status``) and the refunds (``payments.events``), asks
-the domain whether the customer hears of the event, looks up the order and the recipient with
-their preferences (the gateway's tables), and publishes one SNS message per channel. It keeps
-no table: the notification ids derive from the event id, so a redelivered event publishes the
-same notifications again and delivery drops the copies.
+It follows the changelog of the saga's orders table (``streams.contract.OrderUpdate``): every
+write of an order's row carries the status changes and refunds decided since the previous one,
+with the order as it stands after them. For each item of news the domain says whether the
+customer hears of it and what they are told; this agent looks up the recipient with their
+preferences (the gateway's table) and publishes one SNS message per channel. It keeps no
+table: the notification ids derive from the news' event ids, so a write read twice publishes
+the same notifications again and delivery drops the copies.
 
-The order is the saga's own row: this agent runs in the saga's workers (the settings refuse
-the notifications role without the saga), and the row of an order lives on the worker that
-reads its events, since every order-keyed topic is partitioned alike. The orders agent stages
-the row before it sends the events of the same decision, so the row is there, at least as new
-as the event, when the event arrives: no read model is waited for.
+A worker reads its own tables' changelogs only to restore them, so this agent runs outside the
+saga's workers, in a consumer group of its own (the settings refuse it beside the saga). The
+row it reads is the order the news happened to: nothing is waited for or looked up twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from collections.abc import Sequence
 
 import faust
+import structlog
+from pydantic import ValidationError
 
 from shopstream.aws import aws_client
 from shopstream.logs import get_logger
+from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
 from streams.adapters.notification_publisher import publish
 from streams.adapters.notification_topology import ensure_topic
 from streams.agents.database import database
-from streams.agents.orders import load
-from streams.agents.processing import Outcome, consume
+from streams.agents.processing import batches
 from streams.app import app, channels, settings
-from streams.contract import AnyEvent
-from streams.domain.notifications import (
-    OrderSummary,
-    is_customer_facing,
-    notifications,
-    summary_ready,
-)
+from streams.contract import OrderNews
+from streams.domain.notifications import OrderSummary, is_customer_facing, notifications
+from streams.domain.order_saga import OrderState
 from streams.projections.notification_recipients import load_recipient
-from streams.topics import ORDERS_STATUS, PAYMENTS_EVENTS
+from streams.topics import ORDERS_TABLE, changelog_topic
 
 log = get_logger(__name__)
+AGENT = "notifications"
 
 
 class _Publisher:
@@ -63,54 +62,88 @@ class _Publisher:
 publisher = _Publisher()
 
 
-async def apply(event: AnyEvent, now: datetime) -> Outcome:
-    if not is_customer_facing(event):
-        return Outcome()
-    order = await _order_when_ready(event)
-    if order is None:
-        return Outcome(refused="the saga has no row for this order (or no tracking number yet)")
+def order_summary(order: OrderState) -> OrderSummary:
+    return OrderSummary(
+        order_id=order.order_id,
+        user_id=order.user_id,
+        lines=order.lines,
+        total_cents=order.total_cents,
+        currency=order.currency,
+        tracking_number=order.tracking_number,
+    )
+
+
+async def notify(order: OrderState, news: OrderNews) -> None:
+    """Tell the customer of one item of the order's news, on each channel they chose."""
+    if not is_customer_facing(news):
+        return
     pool = await database()
     recipient = await load_recipient(pool, order.user_id)
     if recipient is None:
         log.info("no account for the order's user: nobody to notify", user_id=order.user_id)
-        return Outcome()
+        return
     url = settings.notification_order_url.format(order_id=order.order_id)
-    sent = notifications(event, order, recipient, url)
+    sent = notifications(news, order_summary(order), recipient, url)
     sns = await publisher.sns()
-    await publish(sns, publisher.topic_arn, event.type, sent)
-    return Outcome()
+    await publish(sns, publisher.topic_arn, news.type, sent)
 
 
-async def _order_when_ready(event: AnyEvent) -> OrderSummary | None:
-    """The order as the saga's row has it once it reflects ``event``, waiting for the row a
-    while: after a crash the status change may be read before the orders agent has replayed
-    the batch that stores its row."""
-    order_id = str(getattr(event, "order_id", ""))
-    deadline = time.monotonic() + settings.notification_order_wait_s
-    while True:
-        order = order_summary(order_id)
-        if order is not None and summary_ready(event, order):
-            return order
-        if time.monotonic() >= deadline:
-            return None
-        await asyncio.sleep(0.1)
+async def notify_all(message: faust.types.Message) -> str | None:
+    """Every item of news one changelog record carries; the reason if it is refused."""
+    if message.value is None:
+        return None  # a row deleted from the table: no news
+    try:
+        order = OrderState.model_validate_json(message.value)
+    except ValidationError as error:
+        return f"not an order's row: {error}"
+    for news in order.news:
+        with structlog.contextvars.bound_contextvars(
+            order_id=order.order_id, trace_id=news.trace_id, event_id=str(news.event_id)
+        ):
+            try:
+                await notify(order, news)
+            except Exception as error:
+                log.exception("notification not published", agent=AGENT, event_type=news.type)
+                return f"not notified of {news.type} {news.event_id}: {error!r}"
+    return None
 
 
-def order_summary(order_id: str) -> OrderSummary | None:
-    state = load(order_id)
-    if state is None:
-        return None
-    return OrderSummary(
-        order_id=state.order_id,
-        user_id=state.user_id,
-        lines=state.lines,
-        total_cents=state.total_cents,
-        currency=state.currency,
-        tracking_number=state.tracking_number,
-    )
+async def notify_batch(records: Sequence[faust.EventT[bytes]]) -> list[str]:
+    """The batch's records, orders at once (each waits on PostgreSQL and SNS), each order's
+    writes in turn; what became of each record. Refused records are dead-lettered, and Kafka
+    has them before the batch's offsets can be committed."""
+    by_order: dict[bytes | None, list[int]] = {}
+    for position, record in enumerate(records):
+        by_order.setdefault(record.message.key, []).append(position)
+    refusals: dict[int, str | None] = {}
+
+    async def in_turn(positions: list[int]) -> None:
+        for position in positions:
+            refusals[position] = await notify_all(records[position].message)
+
+    await asyncio.gather(*(in_turn(positions) for positions in by_order.values()))
+    deliveries = []
+    results = []
+    for position, record in enumerate(records):
+        reason = refusals[position]
+        if reason is None:
+            results.append("applied")
+            continue
+        source = f"{record.message.topic}/{record.message.partition}/{record.message.offset}"
+        log.warning("dead-lettered", agent=AGENT, reason=reason, source=source)
+        deliveries.append(await channels.send_dead_letter(record.message, reason))
+        results.append("dead_lettered")
+    for delivery in deliveries:
+        await delivery
+    return results
 
 
-@app.agent(channels.source(ORDERS_STATUS, PAYMENTS_EVENTS), name="notifications")
+@app.agent(channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)), name=AGENT)
 async def notification_agent(stream: faust.StreamT[bytes]) -> None:
-    # Orders at once: each waits on PostgreSQL (the recipient) and SNS.
-    await consume("notifications", stream, channels, apply, keys_at_once=True)
+    async for batch in batches(stream):
+        started = time.perf_counter()
+        results = await notify_batch(batch)
+        STREAM_BATCH_SIZE.labels(AGENT).observe(len(batch))
+        STREAM_BATCH_DURATION.labels(AGENT).observe(time.perf_counter() - started)
+        for result in set(results):
+            STREAM_EVENTS.labels(AGENT, "OrderUpdate", result).inc(results.count(result))

@@ -1,8 +1,10 @@
 """The order saga's agent: one OrderState per order_id in a RocksDB table.
 
 Hears the order's own events and the answers of inventory, payments and shipping; the domain
-(``streams.domain.order_saga``) decides; this module only loads, publishes and stores. A timer
-hints at reservations past their deadline; the saga decides whether they expire.
+(``streams.domain.order_saga``) decides; this module only loads, publishes and stores. The
+row's changelog is the order's public record: each write carries the status changes decided
+since the last one (``streams.contract.OrderUpdate``). A timer hints at reservations past
+their deadline; the saga decides whether they expire.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import faust
 from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
 from streams.contract import AnyEvent, ReservationExpiryDue
-from streams.domain.order_saga import OrderState, SagaPolicy, decide
+from streams.domain.order_saga import OrderState, SagaPolicy, decide, with_news
 from streams.domain.order_status import OrderStatus
 from streams.topics import (
     INVENTORY_EVENTS,
@@ -40,15 +42,18 @@ def load(order_id: str) -> OrderState | None:
 
 
 async def apply(event: AnyEvent, now: datetime) -> Outcome:
+    key = event.key.encode()
     decision = decide(load(event.key), event, now, policy)
     if decision.refused is not None:
         return Outcome(refused=decision.refused)
     if decision.duplicate or decision.state is None:
         return Outcome(duplicate=decision.duplicate)
-    state = decision.state
-    # Stored once the events are acknowledged; its changelog is what the read models follow.
-    orders.stage(state.order_id.encode(), state)
-    return Outcome(events=decision.events, stored=lambda: _track_deadline(state))
+    # The news of a row stored in an earlier batch went out with that write.
+    staged = orders.staged(key)
+    state, events = with_news(decision, event, staged.news if staged is not None else ())
+    # Stored once the events are acknowledged; its changelog is what the order's followers read.
+    orders.stage(key, state)
+    return Outcome(events=events, stored=lambda: _track_deadline(state))
 
 
 @app.agent(

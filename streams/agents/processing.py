@@ -106,6 +106,11 @@ class StagedTable(Generic[Row]):
         self._remember(key, raw, row)
         return row
 
+    def staged(self, key: bytes) -> Row | None:
+        """The row decided in this batch and not stored yet, if any."""
+        staged = self._staged.get(key)
+        return None if staged is None else staged[0]
+
     def stage(self, key: bytes, row: Row) -> None:
         record = faust.current_event()
         if record is None:

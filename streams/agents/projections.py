@@ -3,7 +3,8 @@
 - order status in PostgreSQL, from the changelog of the saga's orders table: each order's
   latest state, the reason of its status included;
 - stock levels in PostgreSQL, from the changelog of the inventory's stock table;
-- order history in DynamoDB (the live-tracking timeline), from every order-keyed event.
+- order history in DynamoDB (the live-tracking timeline), from every order-keyed event and the
+  status changes the orders changelog carries (``streams.contract.OrderUpdate``).
 Every write is idempotent (a version guard, a check for ids already recorded), so a replay is
 harmless. The projections run in a consumer group of their own (the settings refuse them beside
 the saga): a worker reads its own tables' changelogs only to restore them, so the saga's
@@ -37,7 +38,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 from shopstream.logs import get_logger
 from streams.agents.database import connection_trouble, database, refused_by_database
 from streams.app import app, channels, settings
-from streams.contract import ContractError, decode
+from streams.contract import AnyEvent, ContractError, decode, decode_order_update
 from streams.domain.inventory import Stock
 from streams.domain.order_saga import OrderState
 from streams.projections.history import (
@@ -52,7 +53,6 @@ from streams.projections.stock import project_stocks
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
-    ORDERS_STATUS,
     ORDERS_TABLE,
     PAYMENTS_EVENTS,
     SHIPPING_EVENTS,
@@ -187,25 +187,48 @@ async def stock_level_projection(stream: faust.StreamT[bytes]) -> None:
     await _project_rows("stock-level-projection", stream, Stock, project_stocks)
 
 
-@app.agent(
-    channels.source(
-        ORDERS_EVENTS, ORDERS_STATUS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
-    ),
-    name="order-history",
-)
-async def order_history(stream: faust.StreamT[bytes]) -> None:
+async def _record_history(
+    agent: str,
+    stream: faust.StreamT[bytes],
+    events_of: Callable[[Message], Sequence[AnyEvent]],
+) -> None:
     async with history_client(settings) as client:
         await ensure_history_table(settings, client=client)
         async for batch in _batches(stream):
-            events = []
+            events: list[tuple[Message, AnyEvent]] = []
             for record in batch:
                 try:
-                    events.append((record.message, decode(record.message.value or b"")))
+                    found = events_of(record.message)
                 except ContractError:
-                    continue  # the saga's agent dead-letters it; one copy there is enough
+                    continue  # its own consumer dead-letters it; one copy there is enough
+                events.extend((record.message, event) for event in found)
             await _write_all(
-                "order-history",
-                _DYNAMODB,
-                events,
-                lambda some: record_events(client, settings, some),
+                agent, _DYNAMODB, events, lambda some: record_events(client, settings, some)
             )
+
+
+def _event(message: Message) -> Sequence[AnyEvent]:
+    return (decode(message.value or b""),)
+
+
+def _status_changes(message: Message) -> Sequence[AnyEvent]:
+    if message.value is None:
+        return ()  # a row deleted from the table: no news
+    return decode_order_update(message.value).status_changes
+
+
+@app.agent(
+    channels.source(ORDERS_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS),
+    name="order-history",
+)
+async def order_history(stream: faust.StreamT[bytes]) -> None:
+    await _record_history("order-history", stream, _event)
+
+
+@app.agent(
+    channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)),
+    name="order-status-history",
+)
+async def order_status_history(stream: faust.StreamT[bytes]) -> None:
+    """The status changes, which travel in the order rows' writes (``OrderUpdate.news``)."""
+    await _record_history("order-status-history", stream, _status_changes)

@@ -124,15 +124,6 @@ def is_customer_facing(event: AnyEvent) -> bool:
             return False
 
 
-def summary_ready(event: AnyEvent, order: OrderSummary | None) -> bool:
-    """Whether the order as read is new enough to tell of ``event``: the order is there, and
-    once shipped it has its tracking number."""
-    if order is None:
-        return False
-    shipped = isinstance(event, OrderStatusChanged) and event.to_status is OrderStatus.SHIPPED
-    return not shipped or order.tracking_number is not None
-
-
 def money(cents: int, currency: str) -> str:
     return f"{cents // 100}.{cents % 100:02d} {currency}"
 

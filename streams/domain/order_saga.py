@@ -4,7 +4,9 @@ The orders agent keeps an OrderState per order_id in its table. For every event 
 ``decide``, stores ``Decision.state`` and produces ``Decision.events``; a timer publishes
 ``ReservationExpiryDue`` for an order past its deadline, and ``decide`` on that hint expires it.
 Outgoing ids derive from the incoming event's id, so an event processed twice (a crash before the
-offset commit) yields the same ids, which downstream consumers dedupe.
+offset commit) yields the same ids, which downstream consumers dedupe. The status changes among
+them are not published: ``with_news`` puts them in the stored row, whose changelog the order's
+followers read.
 
 What each event does:
     OrderPlaced            PENDING; ReserveStock per line, held until now + reservation_ttl.
@@ -54,6 +56,7 @@ from streams.contract import (
     Line,
     Lines,
     OrderCancelled,
+    OrderNews,
     OrderPlaced,
     OrderStatusChanged,
     PaymentFailed,
@@ -136,6 +139,9 @@ class OrderState(Record):
     processed_event_ids: tuple[UUID, ...] = ()
     version: NonNegativeInt = 0  # events applied
     updated_at: UtcDatetime
+    # The status changes and refunds decided since the row was last stored: its followers
+    # read them from the table's changelog (``streams.contract.OrderUpdate``).
+    news: tuple[OrderNews, ...] = ()
 
     @property
     def skus(self) -> frozenset[str]:
@@ -150,6 +156,25 @@ class Decision:
     events: tuple[AnyEvent, ...] = ()
     duplicate: bool = False
     refused: str | None = None
+
+
+def with_news(
+    decision: Decision, event: AnyEvent, earlier: tuple[OrderNews, ...] = ()
+) -> tuple[OrderState, tuple[AnyEvent, ...]]:
+    """The row to store for a decision that changed the order, and the events to publish.
+
+    The decision's status changes, and a refund the order heard of, are news: they travel in
+    the row, after ``earlier`` (the news of the row not stored yet), not on a topic of their
+    own. Everything else the decision produced is published.
+    """
+    if decision.state is None:
+        raise ValueError("a refused or duplicate decision stores no row")
+    news: list[OrderNews] = [e for e in decision.events if isinstance(e, OrderStatusChanged)]
+    if isinstance(event, PaymentRefunded):
+        news.append(event)
+    published = tuple(item for item in decision.events if not isinstance(item, OrderStatusChanged))
+    state = decision.state.model_copy(update={"news": (*earlier, *news)})
+    return state, published
 
 
 class _Refused(Exception):

@@ -109,7 +109,7 @@ def test_every_dead_letter_queue_and_every_consumed_topic_has_an_alarm() -> None
     }
     assert ("shopstream", "orders.events") in lagging
     # The projector follows the saga's tables through their changelogs; the saga never reads them.
-    assert ("shopstream-projections", "shopstream-orders-changelog") in lagging
+    assert ("shopstream-notifications-projections", "shopstream-orders-changelog") in lagging
     assert ("shopstream", "shopstream-orders-changelog") not in lagging
 
 

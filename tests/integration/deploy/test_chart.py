@@ -97,7 +97,7 @@ def test_keda_scales_workers_and_projector_on_lag_up_to_the_partitions(helm: Hel
         assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
     groups = {scaled[name]["spec"]["triggers"][0]["metadata"]["consumerGroup"]
               for name in ("shop-shopstream-worker", "shop-shopstream-projector")}  # fmt: skip
-    assert groups == {"shopstream", "shopstream-projections"}
+    assert groups == {"shopstream", "shopstream-notifications-projections"}
     delivery = scaled["shop-shopstream-delivery"]["spec"]["triggers"]
     assert {trigger["type"] for trigger in delivery} == {"aws-sqs-queue"}
     assert len(delivery) == 3

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shopstream.order_commands import new_order
+from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import Settings
 from streams.contract import (
     Address,
@@ -32,6 +33,7 @@ from streams.contract import (
     EventBase,
     OrderLine,
     OrderPlaced,
+    OrderStatusChanged,
     decode,
 )
 from streams.domain.inventory import Stock
@@ -110,6 +112,10 @@ class Observer:
             if table == ORDERS_TABLE:
                 state = OrderState.model_validate_json(seen.value)
                 self.states[state.order_id] = state
+                # The status changes travel in the row's writes (OrderUpdate.news); refunds
+                # are news too, but they are on their topic as well.
+                changes = [item for item in state.news if isinstance(item, OrderStatusChanged)]
+                self.events[state.order_id].extend(changes)
         elif seen.value is not None and seen.topic != prefix + DEAD_LETTERS.name:
             try:
                 event = decode(seen.value)
@@ -237,8 +243,8 @@ class Saga:
 
 @asynccontextmanager
 async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> AsyncIterator[Saga]:
-    """A worker of the saga (and the notifications), a projector beside it for the read
-    models, and the carrier simulator: as the local stack runs them."""
+    """A worker of the saga, a projector beside it for the read models and the notifications,
+    and the carrier simulator: as the local stack runs them."""
     # A short backoff and reply timeout: the carrier simulator fails on purpose in some journeys
     # (and loses replies in others); deliveries are reported soon after dispatch.
     timing = {
@@ -248,7 +254,7 @@ async def running_saga(settings: Settings, tmp_path: Path, **overrides: str) -> 
         "SHOPSTREAM_CARRIER_DELIVERY_DELAY_S": "0.3",
     }
     worker = IsolatedWorker(settings, tmp_path, "saga-test", **(timing | overrides))
-    projector = worker.beside(["projections"])
+    projector = worker.beside(PROJECTOR_ROLES)
     carrier = IsolatedCarrier(worker, **(timing | overrides))
     publisher = EventPublisher(worker.settings)
     await publisher.start()  # declares this run's topics

@@ -1,5 +1,6 @@
-"""The saga and its read models in two workers, as the local stack runs them: the projections
-in a worker (and consumer group) of their own, following the saga's table changelogs."""
+"""The saga and its followers in two workers, as the local stack runs them: the projections and
+the notifications in a worker (and consumer group) of their own, following the saga's table
+changelogs."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.integration.polling import eventually
 from tests.integration.saga.conftest import running_saga
 
 
-async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_saga(
+async def test_a_worker_without_the_saga_keeps_the_read_models_of_the_saga(
     stack_settings: Settings, tmp_path: Path, sku: str
 ) -> None:
     async with running_saga(stack_settings, tmp_path) as saga:
@@ -59,7 +60,7 @@ async def test_a_worker_of_the_projections_alone_keeps_the_read_models_of_the_sa
         topics = layout(saga.worker.settings)
         snapshots = changelog_topic(saga.worker.app_id, ORDERS_TABLE)
         commands = topics.spec(PAYMENTS_COMMANDS).name
-        saga_group, projections_group = saga.worker.app_id, f"{saga.worker.app_id}-projections"
+        saga_group, projections_group = saga.worker.app_id, saga.projector.label
         admin = AIOKafkaAdminClient(bootstrap_servers=stack_settings.kafka_bootstrap_servers)
         await admin.start()
         try:

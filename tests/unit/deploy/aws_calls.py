@@ -32,9 +32,8 @@ ENTRIES: dict[str, tuple[str, ...]] = {
     "worker": (
         "streams.__main__",
         *(f"streams.agents.{name}" for name in ("orders", "inventory", "payments", "shipping")),
-        "streams.agents.notifications",
     ),
-    "projector": ("streams.__main__", "streams.agents.projections"),
+    "projector": ("streams.__main__", "streams.agents.projections", "streams.agents.notifications"),
     "delivery": ("streams.delivery.__main__",),
     # The watch, and the dlq commands operators run in its pod (kubectl exec).
     "dlq-watch": ("shopstream.dead_letters.watch", "shopstream.dead_letters.commands"),
@@ -55,8 +54,10 @@ NOT_RUN: dict[str, dict[str, str]] = {
         "streams.adapters.payment_package.deploy_function": (
             "deploying the payment function is the pipeline's work, not the worker's"
         ),
+    },
+    "projector": {
         "streams.adapters.notification_topology.ensure_topology": (
-            "the delivery workers make the queues and subscriptions; the worker publishes"
+            "the delivery workers make the queues and subscriptions; the projector publishes"
         ),
         "streams.adapters.notification_topology._queue_arn": "only ensure_topology uses it",
     },

@@ -18,10 +18,10 @@ def test_the_gateway_serves_and_passes_its_arguments_on() -> None:
     assert command("gateway", []).argv == ["-m", "api", "serve"]
 
 
-def test_a_worker_without_roles_runs_the_saga_and_the_notifications() -> None:
+def test_a_worker_without_roles_runs_the_saga() -> None:
     worker = command("worker", [])
     assert worker.argv == ["-m", "streams", "worker"]
-    assert json.loads(worker.environment["SHOPSTREAM_WORKER_ROLES"]) == ["saga", "notifications"]
+    assert json.loads(worker.environment["SHOPSTREAM_WORKER_ROLES"]) == ["saga"]
 
 
 def test_a_worker_runs_the_roles_it_is_given() -> None:
@@ -29,10 +29,11 @@ def test_a_worker_runs_the_roles_it_is_given() -> None:
     assert json.loads(worker.environment["SHOPSTREAM_WORKER_ROLES"]) == ["saga"]
 
 
-def test_the_projector_is_a_worker_of_the_projections_alone() -> None:
+def test_the_projector_is_a_worker_of_the_roles_that_follow_the_sagas_changelogs() -> None:
     projector = command("projector", [])
     assert projector.argv == ["-m", "streams", "worker"]
-    assert json.loads(projector.environment["SHOPSTREAM_WORKER_ROLES"]) == ["projections"]
+    roles = json.loads(projector.environment["SHOPSTREAM_WORKER_ROLES"])
+    assert roles == ["projections", "notifications"]
 
 
 def test_dlq_watch_is_the_ops_command_line() -> None:

@@ -39,15 +39,18 @@ def test_secrets_do_not_show_in_the_settings_repr() -> None:
     assert "shopstream:shopstream@" not in repr(Settings())
 
 
-def test_the_projections_never_share_a_worker_with_the_saga() -> None:
+@pytest.mark.parametrize("follower", ["projections", "notifications"])
+def test_the_roles_that_follow_the_sagas_changelogs_never_share_a_worker_with_it(
+    follower: str,
+) -> None:
     # A worker reads its own tables' changelogs only to restore them, never as a stream.
-    with pytest.raises(ValidationError, match="projections role runs in a worker of its own"):
-        Settings(worker_roles=frozenset({"saga", "projections"}))
+    with pytest.raises(ValidationError, match=f"the {follower} role follows the saga's"):
+        Settings(worker_roles=frozenset({"saga", follower}))
 
 
-def test_the_notifications_run_beside_the_saga_whose_rows_they_read() -> None:
-    with pytest.raises(ValidationError, match="notifications role runs only beside the saga"):
-        Settings(worker_roles=frozenset({"notifications"}))
+def test_the_notifications_and_projections_share_the_projector() -> None:
+    roles = frozenset({"projections", "notifications"})
+    assert Settings(worker_roles=roles).worker_roles == roles
 
 
 def test_only_a_named_environment_other_than_local_is_deployed() -> None:

@@ -38,6 +38,7 @@ from streams.contract import (
     StockReleased,
     StockReserved,
 )
+from streams.topics import IN_TABLE_WRITES
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 ADDRESS = Address(
@@ -125,6 +126,16 @@ SAMPLES = _samples()
 
 @pytest.fixture(params=SAMPLES, ids=lambda event: event.type)
 def any_event(request: pytest.FixtureRequest) -> AnyEvent:
+    event: AnyEvent = request.param
+    return event
+
+
+@pytest.fixture(
+    params=[event for event in SAMPLES if event.type not in IN_TABLE_WRITES],
+    ids=lambda event: event.type,
+)
+def any_published_event(request: pytest.FixtureRequest) -> AnyEvent:
+    """Any event of the contract that travels on a topic of its own."""
     event: AnyEvent = request.param
     return event
 

@@ -14,8 +14,8 @@ from streams.contract import (
 from streams.topics import (
     DEAD_LETTERS,
     DEFAULT_PARTITIONS,
+    IN_TABLE_WRITES,
     ORDERS_EVENTS,
-    ORDERS_STATUS,
     TOPICS,
     TopicLayout,
     TopicSpec,
@@ -25,16 +25,19 @@ from streams.topics import (
 WHEN = datetime(2025, 3, 1, tzinfo=UTC)
 
 
-def test_every_event_type_travels_on_exactly_one_topic() -> None:
+def test_every_event_type_travels_on_exactly_one_topic_or_in_table_writes() -> None:
     carried = Counter(event_type for topic in TOPICS for event_type in topic.carries)
-    assert set(carried) == {cls.__name__ for cls in EVENT_TYPES}
+    assert set(carried) | IN_TABLE_WRITES == {cls.__name__ for cls in EVENT_TYPES}
+    assert not set(carried) & IN_TABLE_WRITES
     assert set(carried.values()) == {1}
 
 
-def test_an_event_is_routed_to_a_topic_keyed_by_its_own_key_field(any_event: AnyEvent) -> None:
-    topic = topic_for(any_event)
-    assert any_event.type in topic.carries
-    assert topic.key_field == type(any_event).key_field
+def test_an_event_is_routed_to_a_topic_keyed_by_its_own_key_field(
+    any_published_event: AnyEvent,
+) -> None:
+    topic = topic_for(any_published_event)
+    assert any_published_event.type in topic.carries
+    assert topic.key_field == type(any_published_event).key_field
 
 
 def test_topic_names_are_unique() -> None:
@@ -49,12 +52,12 @@ def test_reservations_go_to_inventory_by_sku_and_answers_come_back_by_order() ->
     assert (topic_for(answer).name, topic_for(answer).key_field) == ("inventory.events", "order_id")
 
 
-def test_the_saga_never_reads_its_own_status_changes() -> None:
+def test_status_changes_travel_in_the_orders_table_writes_not_on_a_topic() -> None:
     changed = OrderStatusChanged(
         order_id="o", from_status=None, to_status=OrderStatus.PENDING, reason="r"
     )
-    assert topic_for(changed) == ORDERS_STATUS
-    assert "OrderStatusChanged" not in ORDERS_EVENTS.carries
+    with pytest.raises(LookupError, match="travels in a table's writes"):
+        topic_for(changed)
 
 
 def test_the_dead_letter_topic_carries_no_contract_event_and_is_never_dead_lettered() -> None:
@@ -77,17 +80,15 @@ def test_the_partition_setting_applies_to_every_topic_alike() -> None:
 
 
 def test_routing_against_configured_topics_returns_the_configured_spec(
-    any_event: AnyEvent,
+    any_published_event: AnyEvent,
 ) -> None:
-    assert TopicLayout(partitions=8).for_event(any_event).partitions == 8
+    assert TopicLayout(partitions=8).for_event(any_published_event).partitions == 8
 
 
 def test_routing_to_a_topic_missing_from_the_given_set_says_so() -> None:
-    changed = OrderStatusChanged(
-        order_id="o", from_status=None, to_status=OrderStatus.PENDING, reason="r"
-    )
-    with pytest.raises(LookupError, match=r"OrderStatusChanged travels on orders\.status"):
-        topic_for(changed, [ORDERS_EVENTS])
+    answer = StockReserved(order_id="o", sku="MUG-01", quantity=1, expires_at=WHEN)
+    with pytest.raises(LookupError, match=r"StockReserved travels on inventory\.events"):
+        topic_for(answer, [ORDERS_EVENTS])
 
 
 def test_a_topic_needs_at_least_one_partition() -> None:

@@ -27,7 +27,6 @@ from streams.domain.notifications import (
     message_for,
     notification_id,
     notifications,
-    summary_ready,
 )
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -155,16 +154,6 @@ def test_a_refund_tells_the_amount_refunded() -> None:
     assert email.kind is NotificationKind.REFUNDED
     assert email.refunded_cents == 1250
     assert "12.50 EUR" in email.subject
-
-
-def test_the_read_model_is_ready_once_the_order_is_there() -> None:
-    assert not summary_ready(changed(OrderStatus.PAID), None)
-    assert summary_ready(changed(OrderStatus.PAID), ORDER)
-
-
-def test_a_shipment_waits_for_the_tracking_number_in_the_read_model() -> None:
-    assert not summary_ready(changed(OrderStatus.SHIPPED), ORDER)
-    assert summary_ready(changed(OrderStatus.SHIPPED), SHIPPED_ORDER)
 
 
 def test_by_default_a_customer_gets_email_and_push_but_no_sms() -> None:

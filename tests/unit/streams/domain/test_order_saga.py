@@ -37,6 +37,7 @@ from streams.domain.order_saga import (
     OrderState,
     SagaPolicy,
     decide,
+    with_news,
 )
 from streams.domain.order_status import OrderStatus
 
@@ -384,6 +385,55 @@ def test_a_confirmed_refund_of_the_orders_payment_is_counted() -> None:
     stray = refund.model_copy(update={"event_id": uuid4(), "payment_id": "pay-other"})
     order.hear(stray)
     assert order.current.refunded_cents == TOTAL
+
+
+# --- news: what the stored row tells its followers --------------------------------------
+
+
+def test_status_changes_go_into_the_row_as_news_and_are_not_published() -> None:
+    order = reserved_order()
+    decision = order.hear(succeeded())
+
+    row, published = with_news(decision, succeeded())
+
+    assert row.news == tuple(of_type(decision, OrderStatusChanged))
+    assert [(c.from_status, c.to_status) for c in of_type(decision, OrderStatusChanged)] == [
+        (S.RESERVED, S.PAID)
+    ]
+    assert [type(event) for event in published] == [ShipmentRequested]
+
+
+def test_news_not_stored_yet_is_kept_before_the_next_decisions_news() -> None:
+    order = Order()
+    first, _ = with_news(order.hear(placed()), placed())
+    order.hear(reserved("MUG"))
+    last = reserved("TEE")
+
+    row, _ = with_news(order.hear(last), last, first.news)
+
+    assert [c.to_status for c in row.news if isinstance(c, OrderStatusChanged)] == [
+        S.PENDING,
+        S.RESERVED,
+    ]
+
+
+def test_a_refund_the_order_hears_of_is_news_even_when_its_status_stays() -> None:
+    order = paid_order()
+    refund = PaymentRefunded(
+        order_id="ord-1", refund_id="re-1", payment_id="pay-1", amount_cents=TOTAL, currency="EUR"
+    )
+
+    row, published = with_news(order.hear(refund), refund)
+
+    assert row.news == (refund,) and published == ()
+
+
+def test_a_refused_decision_stores_no_news() -> None:
+    refused = decide(None, succeeded(), T0, POLICY)
+
+    assert refused.refused is not None
+    with pytest.raises(ValueError, match="stores no row"):
+        with_news(refused, succeeded())
 
 
 # --- cancellation -----------------------------------------------------------------------
