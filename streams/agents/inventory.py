@@ -35,14 +35,15 @@ async def apply(event: AnyEvent, now: datetime) -> Outcome:
     if not isinstance(event, ReserveStock | ReleaseStock | CommitStock | AdjustStock):
         return Outcome(refused=f"the inventory agent does not consume {event.type}")
     try:
-        stock, answer = apply_command(load(event.key), event, now)
+        applied = apply_command(load(event.key), event, now)
     except AdjustmentRefused as refusal:
         return Outcome(refused=refusal.reason)
-    if answer is None:
+    if applied is None:
         return Outcome(duplicate=True)
+    stock, answer = applied
     # Stored once the answer is acknowledged; its changelog is what the stock read model follows.
     stocks.stage(stock.sku.encode(), stock)
-    return Outcome(events=[answer])
+    return Outcome(events=() if answer is None else (answer,))
 
 
 @app.agent(channels.source(INVENTORY_COMMANDS), name="inventory")

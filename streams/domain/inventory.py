@@ -102,20 +102,21 @@ class Stock(Record):
 
 def apply_command(
     stock: Stock, cmd: InventoryCommand, now: datetime
-) -> tuple[Stock, EventBase | None]:
-    """Apply a command once. A repeat changes nothing and needs no answer: the first answer
-    was published before the row recording the command was stored. May raise
-    AdjustmentRefused (then nothing is remembered: the same command may be sent again)."""
+) -> tuple[Stock, EventBase | None] | None:
+    """Apply a command once: the stock after it and the answer, if the command has one; None
+    for a repeat, which changes nothing and needs no answer (the first answer was published
+    before the row recording the command was stored). May raise AdjustmentRefused (then
+    nothing is remembered: the same command may be sent again)."""
     if cmd.event_id in stock.recent_commands:
-        return stock, None
-    answer: EventBase
+        return None
+    answer: EventBase | None
     match cmd:
         case ReserveStock():
             stock, answer = reserve(stock, cmd, now)
         case ReleaseStock():
             stock, answer = release(stock, cmd, now)
         case CommitStock():
-            stock, answer = commit(stock, cmd, now)
+            stock, answer = commit(stock, cmd), None
         case AdjustStock():
             stock, answer = adjust(stock, cmd, now)
     seen = (*stock.recent_commands, cmd.event_id)[-COMMAND_MEMORY:]
@@ -167,8 +168,10 @@ def adjust(stock: Stock, cmd: AdjustStock, now: datetime) -> tuple[Stock, StockA
     return adjusted, _answer(StockAdjusted(sku=stock.sku, on_hand=on_hand), cmd, now)
 
 
-def commit(stock: Stock, cmd: CommitStock, now: datetime) -> tuple[Stock, StockAdjusted]:
-    """The order's hold leaves with its parcel; committing what is not held changes nothing."""
+def commit(stock: Stock, cmd: CommitStock) -> Stock:
+    """The order's hold leaves with its parcel; committing what is not held changes nothing.
+    Nobody waits for an answer: the new level is in the stock row, whose changelog the stock
+    read model follows, so no StockAdjusted repeats it."""
     _same_sku(stock, cmd.sku)
     held = stock.reservations.get(cmd.order_id)
     if held is not None:
@@ -176,7 +179,7 @@ def commit(stock: Stock, cmd: CommitStock, now: datetime) -> tuple[Stock, StockA
         stock = stock.model_copy(
             update={"on_hand": stock.on_hand - held, "reservations": remaining}
         )
-    return stock, _answer(StockAdjusted(sku=stock.sku, on_hand=stock.on_hand), cmd, now)
+    return stock
 
 
 def _same_sku(stock: Stock, sku: str) -> None:
