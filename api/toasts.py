@@ -47,6 +47,17 @@ def toast_for(event_type: str, summary: Summary) -> Toast | None:
     return None if toast is None else toast(summary)
 
 
+def _address(summary: Summary) -> str:
+    get = summary.get
+    place = " ".join(
+        str(part)
+        for part in (get("shipping_address.postal_code"), get("shipping_address.city"))
+        if part
+    )
+    country = get("shipping_address.country")
+    return ", ".join(str(part) for part in (place, country) if part)
+
+
 def _status_line(summary: Summary) -> str:
     status = str(summary.get("to_status", "")).replace("_", " ").upper()
     reason = summary.get("reason")
@@ -84,6 +95,7 @@ TIMELINE: Final[Mapping[str, Callable[[Summary], str]]] = {
     "OrderPlaced": lambda s: f"Order placed ({money(s.get('total_cents'), s.get('currency'))})",
     "OrderCancelled": lambda s: f"Cancellation asked: {s.get('reason') or 'no reason given'}",
     "PaymentRetryRequested": lambda s: "Payment retried with another card",
+    "ShippingAddressChanged": lambda s: f"Shipping address changed to {_address(s)}",
     "OrderStatusChanged": _status_line,
     "StockReserved": lambda s: f"Reserved {s.get('quantity')} x {s.get('sku')}",
     "StockRejected": lambda s: (
@@ -129,6 +141,7 @@ WITHOUT_TOAST: Final = frozenset(
         "OrderPlaced",
         "OrderCancelled",
         "PaymentRetryRequested",
+        "ShippingAddressChanged",
         "StockReserved",
         "StockRejected",
         "StockReleased",
