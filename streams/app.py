@@ -9,7 +9,7 @@ from shopstream.logs import logging_config
 from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
-from streams.faust_patches import App, Consumer, IdempotentProducer, Worker
+from streams.faust_patches import App, Worker, use_patched_transport
 from streams.publisher import layout
 from streams.topics import ORDERS_TABLE, STOCK_TABLE, TopicSpec, changelog_spec, changelog_topic
 
@@ -51,10 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         Worker=Worker,
     )
     app.fetch_max_wait_s = settings.worker_fetch_max_wait_s
-
-    # On this app's transport only: the instance attributes shadow the driver's class defaults.
-    app.transport.Producer = IdempotentProducer  # type: ignore[misc]
-    app.transport.Consumer = Consumer  # type: ignore[misc]
+    use_patched_transport(app)
 
     @app.page("/metrics")
     async def metrics(view: View, request: Request) -> Response:

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from api.toasts import RETRY_PAYMENT, SummaryValue, Toast, money, timeline_text, toast_for
+from typing import Final
+
+import pytest
+
+from api.toasts import (
+    RETRY_PAYMENT,
+    TIMELINE,
+    TOASTS,
+    WITHOUT_TOAST,
+    SummaryValue,
+    Toast,
+    money,
+    timeline_text,
+    toast_for,
+)
+from streams.contract import EVENT_TYPES
+from streams.projections.history import NOT_RECORDED
 
 
 def test_a_failed_payment_toasts_an_error_with_a_retry_action() -> None:
@@ -62,3 +78,65 @@ def test_money_is_whole_units_and_cents_and_tolerates_a_missing_amount() -> None
     assert money(123456, "USD") == "1234.56 USD"
     assert money(None, "EUR") == ""
     assert money(True, "EUR") == ""
+
+
+# The event types of the contract, by name, and those of them the storefront can be sent: the
+# live streams carry only what the order history records (streams.projections.history, whose
+# history_item leaves out the sku-keyed commands and the NOT_RECORDED hints).
+CONTRACT: Final = {cls.model_fields["type"].default: cls for cls in EVENT_TYPES}
+SHOWN: Final = {
+    name
+    for name, cls in CONTRACT.items()
+    if cls.key_field == "order_id" and name not in NOT_RECORDED
+}
+
+
+def test_every_event_type_the_storefront_is_sent_has_a_timeline_line() -> None:
+    unworded = sorted(SHOWN - set(TIMELINE))
+    assert not unworded, (
+        f"no timeline wording for {', '.join(unworded)}: add a line to TIMELINE in "
+        "api/toasts.py (or leave the type out of the history: NOT_RECORDED in "
+        "streams/projections/history.py)"
+    )
+
+
+def test_every_event_type_the_storefront_is_sent_toasts_or_is_named_as_toastless() -> None:
+    undecided = sorted(SHOWN - set(TOASTS) - WITHOUT_TOAST)
+    assert not undecided, (
+        f"{', '.join(undecided)}: neither a toast in TOASTS nor named in WITHOUT_TOAST "
+        "(api/toasts.py); decide whether the customer is interrupted for it"
+    )
+
+
+def test_no_event_type_both_toasts_and_is_named_as_toastless() -> None:
+    assert not set(TOASTS) & WITHOUT_TOAST
+
+
+@pytest.mark.parametrize(
+    ("table", "names"),
+    [("TIMELINE", set(TIMELINE)), ("TOASTS", set(TOASTS)), ("WITHOUT_TOAST", WITHOUT_TOAST)],
+)
+def test_the_wording_names_only_event_types_the_storefront_is_sent(
+    table: str, names: set[str]
+) -> None:
+    unknown = sorted(names - set(CONTRACT))
+    assert not unknown, (
+        f"{table} in api/toasts.py names what is no event type of streams/contract.py "
+        f"(renamed or removed?): {', '.join(unknown)}"
+    )
+    never_sent = sorted(names - SHOWN)
+    assert not never_sent, (
+        f"{table} in api/toasts.py names event types the order history does not record, "
+        f"so the storefront is never sent them: {', '.join(never_sent)}"
+    )
+
+
+def test_an_address_change_says_where_the_parcel_now_goes() -> None:
+    summary: dict[str, SummaryValue] = {
+        "shipping_address.city": "Berlin",
+        "shipping_address.postal_code": "10117",
+        "shipping_address.country": "DE",
+    }
+    assert timeline_text("ShippingAddressChanged", summary) == (
+        "Shipping address changed to 10117 Berlin, DE"
+    )
