@@ -13,7 +13,7 @@ For each batch:
 4. the staged rows are stored in the tables (Faust writes them to their changelogs);
 5. the batch's records are acknowledged, so that their offsets may be committed. Faust flushes
    its producer buffer, changelog rows included, before it commits offsets
-   (``streams.app.DrainingProducerBuffer``).
+   (``streams.faust_patches.DrainingProducerBuffer``).
 
 A crash anywhere before step 5 replays the whole batch from the rows as they were before it:
 the decisions are made again, their outputs carry the same derived ids, and every consumer
