@@ -3,13 +3,20 @@
 Records travel as the contract's JSON bytes (raw serializers): decoding is ours, so a record
 that breaks the contract reaches the agent as bytes and can be dead-lettered unchanged.
 Agents name topics by their contract spec; the layout gives their deployed names.
+
+Outputs go to the app's producer directly, not through a Faust topic's ``send``: the bytes are
+ready, and the topic's path (schema, future message, sensors, a callback per record) cost more
+than the send itself, for every record of every batch. The producer is Faust's own, so a
+batch's outputs and its tables' changelog rows share one producer and its flush before a
+commit (``streams.faust_patches.DrainingProducerBuffer``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 
 import faust
+from faust.types import ProducerT, RecordMetadata
 
 from streams.contract import EventBase, encode
 from streams.topics import (
@@ -28,7 +35,8 @@ class Channels:
         self.app = app
         self.layout = layout
         self.replicas = replicas
-        self._topics = {topic.name: self._bind(topic) for topic in TOPICS}
+        # Deployed names by contract name; the worker creates the topics before Faust starts.
+        self._names = {topic.name: layout.spec(topic).name for topic in TOPICS}
 
     def _bind(self, *topics: TopicSpec) -> faust.TopicT:
         deployed = [self.layout.spec(topic) for topic in topics]
@@ -58,12 +66,24 @@ class Channels:
             internal=False,
         )
 
+    async def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[RecordMetadata]:
+        """Hand one record to the producer (``topic``: a contract topic's name); its delivery,
+        to await."""
+        producer: ProducerT = await self.app.maybe_start_producer()  # started with the app
+        return await producer.send(
+            self._names[topic], key, value, None, None, None if headers is None else list(headers)
+        )
+
     async def send(self, events: Iterable[EventBase]) -> list[Awaitable[object]]:
         """Hand every event to the producer; the deliveries, to await (once, for a batch)."""
         return [
-            await self._topics[topic_for(event).name].send(
-                key=event.key.encode(), value=encode(event), force=True
-            )
+            await self.produce(topic_for(event).name, event.key.encode(), encode(event))
             for event in events
         ]
 
@@ -78,14 +98,14 @@ class Channels:
         """The record as it came (key, value), with why and where it came from; the
         delivery, to await."""
         source = f"{message.topic}/{message.partition}/{message.offset}"
-        return await self._topics[DEAD_LETTERS.name].send(
-            key=message.key,
-            value=message.value,
-            headers=[
+        return await self.produce(
+            DEAD_LETTERS.name,
+            message.key,
+            message.value,
+            [
                 (DEAD_LETTER_REASON_HEADER, reason.encode()),
                 (DEAD_LETTER_SOURCE_HEADER, source.encode()),
             ],
-            force=True,
         )
 
     async def dead_letter(self, message: faust.types.Message, reason: str) -> None:

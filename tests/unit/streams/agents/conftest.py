@@ -8,9 +8,11 @@ read back what an agent emitted, in the order it emitted it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Sequence
 
 import faust
 import pytest
+from faust.types import RecordMetadata
 from faust.types.agents import AgentTestWrapperT
 from prometheus_client import REGISTRY
 from yarl import URL
@@ -38,6 +40,18 @@ class Sent:
             name: channel.clone(is_iterator=True) for name, channel in self.channels.items()
         }
         self._seen: dict[str, list[faust.EventT[bytes]]] = {name: [] for name in self.channels}
+
+    async def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[RecordMetadata]:
+        """``Channels.produce``, to the topic's in-memory channel."""
+        return await self.channels[topic].send(
+            key=key, value=value, headers=None if headers is None else list(headers)
+        )
 
     def records(self, topic: TopicSpec) -> list[faust.EventT[bytes]]:
         queue = self._readers[topic.name].queue
@@ -75,7 +89,7 @@ def empty_tables() -> None:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     caught = Sent()
-    monkeypatch.setattr(channels, "_topics", caught.channels)
+    monkeypatch.setattr(channels, "produce", caught.produce)
     return caught
 
 
