@@ -36,6 +36,7 @@ COPY stack /app/stack
 COPY streams /app/streams
 COPY api /app/api
 COPY operators /app/operators
+COPY ops /app/ops
 # Compiled now: the root filesystem is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /app
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shopstream.order_commands import new_order
+from ops.order_commands import new_order
 from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import Settings, get_settings
 from stack import control

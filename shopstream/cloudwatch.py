@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from shopstream.dead_letters.watch import EMF_NAMESPACE
+from ops.dead_letters.watch import EMF_NAMESPACE
 from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import REPO_ROOT, Settings, get_settings
 from streams import topics

@@ -58,7 +58,7 @@ def command(role: str, args: Sequence[str]) -> Command:
         case "carrier-simulator":
             return Command(["-m", "streams.carrier_simulator", *args])
         case "dlq-watch":
-            return Command(["-m", "shopstream.cli", "dlq", "watch", *args])
+            return Command(["-m", "ops.cli", "dlq", "watch", *args])
         case "operator":
             return Command(["-m", "operators", *args])
         case "migrate":

@@ -144,7 +144,7 @@ class CarrierSimulator(Application):
 
 class DeadLetterWatch(Application):
     name = "dlq-watch"
-    module = ("shopstream.cli", "dlq", "watch")
+    module = ("ops.cli", "dlq", "watch")
     port_name = "dead-letter watch metrics"
 
     @property

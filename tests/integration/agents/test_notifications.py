@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 
 from api.schema import migrate
+from ops.order_commands import new_order
 from shopstream.metrics import NOTIFICATIONS_SENT
-from shopstream.order_commands import new_order
 from shopstream.settings import Settings
 from streams.contract import Address, OrderLine
 from streams.topics import ORDERS_TABLE

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shopstream.order_commands import new_order
+from ops.order_commands import new_order
 from shopstream.roles import PROJECTOR_ROLES
 from shopstream.settings import Settings
 from streams.contract import (

@@ -153,7 +153,7 @@ async def test_the_ops_cli_in_production_never_reaches_for_the_local_stand_in(
     stack_settings: Settings, tmp_path: Path
 ) -> None:
     env = _production_env(stack_settings, tmp_path)
-    code, output = await _run([sys.executable, "-m", "shopstream.cli", "dlq", "list"], env)
+    code, output = await _run([sys.executable, "-m", "ops.cli", "dlq", "list"], env)
     # No credentials anywhere in the chain: refused, where it once took moto's placeholders.
     assert code != 0
     assert "Unable to locate credentials" in output, output[-2000:]
@@ -163,7 +163,7 @@ async def test_the_ops_cli_in_production_signs_with_the_pods_role(
     stack_settings: Settings, relay: Relay, tmp_path: Path
 ) -> None:
     env = {**_production_env(stack_settings, tmp_path), **_irsa_env(relay, tmp_path)}
-    code, output = await _run([sys.executable, "-m", "shopstream.cli", "dlq", "list"], env)
+    code, output = await _run([sys.executable, "-m", "ops.cli", "dlq", "list"], env)
     assert code == 0, output[-2000:]
     assert "kafka/shopstream.dead-letters" in output
     _assert_the_role_signed(relay, "sqs")

@@ -23,7 +23,7 @@ from botocore import xform_name
 from shopstream.settings import REPO_ROOT
 
 SERVICES = ("sqs", "sns", "dynamodb", "s3", "lambda", "sts")
-OURS = ("shopstream", "streams", "api", "operators")
+OURS = ("shopstream", "streams", "api", "operators", "ops")
 GENERIC_RECEIVERS = {"client", "aws"}
 
 # What each component runs: the modules its process starts from (shopstream.roles).
@@ -36,7 +36,7 @@ ENTRIES: dict[str, tuple[str, ...]] = {
     "projector": ("streams.__main__", "streams.agents.projections", "streams.agents.notifications"),
     "delivery": ("streams.delivery.__main__",),
     # The watch, and the dlq commands operators run in its pod (kubectl exec).
-    "dlq-watch": ("shopstream.dead_letters.watch", "shopstream.dead_letters.commands"),
+    "dlq-watch": ("ops.dead_letters.watch", "ops.dead_letters.commands"),
     "operator": ("operators.__main__",),
 }
 

@@ -43,7 +43,7 @@ def test_the_custom_builder_is_the_buildah_build() -> None:
 def test_python_files_of_every_package_in_the_image_are_synced() -> None:
     rules = _config()["build"]["artifacts"][0]["sync"]["manual"]
     synced = {rule["src"].split("/", 1)[0] for rule in rules if rule["dest"] == "/app"}
-    assert synced == {"shopstream", "stack", "streams", "api", "operators"}
+    assert synced == {"shopstream", "stack", "streams", "api", "operators", "ops"}
 
 
 def test_the_helm_deployer_installs_the_chart_with_the_built_image() -> None:

@@ -37,7 +37,7 @@ def test_the_projector_is_a_worker_of_the_roles_that_follow_the_sagas_changelogs
 
 
 def test_dlq_watch_is_the_ops_command_line() -> None:
-    assert command("dlq-watch", []).argv == ["-m", "shopstream.cli", "dlq", "watch"]
+    assert command("dlq-watch", []).argv == ["-m", "ops.cli", "dlq", "watch"]
 
 
 def test_delivery_and_operator_take_their_arguments() -> None:

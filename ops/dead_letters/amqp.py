@@ -17,7 +17,7 @@ from kombu.entity import Exchange
 from kombu.message import Message
 from kombu.messaging import Producer
 
-from shopstream.dead_letters.model import DeadLetter, Summary
+from ops.dead_letters.model import DeadLetter, Summary
 from shopstream.settings import Settings
 from streams.adapters import carrier_link
 from streams.carrier_topology import DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SOURCE_HEADER

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shopstream.dead_letters import commands
-from shopstream.dead_letters.kafka import KafkaDeadLetters
+from ops.dead_letters import commands
+from ops.dead_letters.kafka import KafkaDeadLetters
 from shopstream.settings import Settings
 from streams.contract import OrderCancelled, OrderStatus, OrderStatusChanged
 from streams.publisher import layout

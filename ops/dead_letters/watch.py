@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from prometheus_client import start_http_server
 
-from shopstream.dead_letters.model import Summary
-from shopstream.dead_letters.registry import every_queue
+from ops.dead_letters.model import Summary
+from ops.dead_letters.registry import every_queue
 from shopstream.logs import get_logger
 from shopstream.metrics import DEAD_LETTER_OLDEST_AGE, DEAD_LETTERS_WAITING
 from shopstream.settings import Settings

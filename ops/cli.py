@@ -16,9 +16,9 @@ from importlib.metadata import version
 from types import FrameType
 from typing import Any
 
-from shopstream import order_commands
-from shopstream.dead_letters import commands as dlq_commands
-from shopstream.dead_letters.watch import watch
+from ops import order_commands
+from ops.dead_letters import commands as dlq_commands
+from ops.dead_letters.watch import watch
 from shopstream.logs import configure_logging
 from shopstream.settings import Settings, UnknownSettingError, get_settings
 from stack import control

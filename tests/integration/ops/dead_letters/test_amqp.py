@@ -10,8 +10,8 @@ from kombu.entity import Exchange
 from kombu.message import Message
 from kombu.messaging import Producer
 
-from shopstream.dead_letters import commands
-from shopstream.dead_letters.amqp import AmqpDeadLetters
+from ops.dead_letters import commands
+from ops.dead_letters.amqp import AmqpDeadLetters
 from shopstream.settings import Settings
 from streams.adapters import carrier_link
 from streams.adapters.carrier_link import QueueConsumer, Undeliverable

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shopstream.dead_letters.model import DeadLetter
+from ops.dead_letters.model import DeadLetter
 
 
 def _letter(body: bytes) -> DeadLetter:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from shopstream.dead_letters.sqs import Redrive, dead_letter_targets
+from ops.dead_letters.sqs import Redrive, dead_letter_targets
 
 
 def test_only_queues_with_a_redrive_policy_name_a_dead_letter_target() -> None:

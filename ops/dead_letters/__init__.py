@@ -12,6 +12,6 @@ line over this; ``watch`` exports the summaries as Prometheus gauges.
 
 from __future__ import annotations
 
-from shopstream.dead_letters.model import DeadLetter, DeadLetterQueue, Summary
+from ops.dead_letters.model import DeadLetter, DeadLetterQueue, Summary
 
 __all__ = ["DeadLetter", "DeadLetterQueue", "Summary"]

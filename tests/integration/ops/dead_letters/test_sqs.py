@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
+from ops.dead_letters import commands
+from ops.dead_letters.sqs import SqsDeadLetters, discover
+from ops.dead_letters.watch import count_once
 from shopstream.aws import aws_client
-from shopstream.dead_letters import commands
-from shopstream.dead_letters.sqs import SqsDeadLetters, discover
-from shopstream.dead_letters.watch import count_once
 from shopstream.settings import Settings
 from tests.integration.polling import eventually
 

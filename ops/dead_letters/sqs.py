@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ops.dead_letters.model import DeadLetter, Summary
 from shopstream.aws import aws_client
-from shopstream.dead_letters.model import DeadLetter, Summary
 from shopstream.settings import Settings
 
 REASON_ATTRIBUTE = "x-dead-letter-reason"

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from shopstream.dead_letters.model import DeadLetter, Summary
+from ops.dead_letters.model import DeadLetter, Summary
 from shopstream.settings import Settings
 from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SOURCE_HEADER, DEAD_LETTERS
 

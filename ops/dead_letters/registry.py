@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shopstream.dead_letters.amqp import AmqpDeadLetters
-from shopstream.dead_letters.kafka import KafkaDeadLetters
-from shopstream.dead_letters.model import DeadLetterQueue
-from shopstream.dead_letters.sqs import discover
+from ops.dead_letters.amqp import AmqpDeadLetters
+from ops.dead_letters.kafka import KafkaDeadLetters
+from ops.dead_letters.model import DeadLetterQueue
+from ops.dead_letters.sqs import discover
 from shopstream.settings import Settings
 
 

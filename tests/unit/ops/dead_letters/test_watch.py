@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from shopstream.dead_letters.model import Summary
-from shopstream.dead_letters.watch import emf_record, export
+from ops.dead_letters.model import Summary
+from ops.dead_letters.watch import emf_record, export
 
 
 def _waiting(queue: str) -> float | None:

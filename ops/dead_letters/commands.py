@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shopstream.dead_letters.model import DeadLetter, Summary
-from shopstream.dead_letters.registry import every_queue, find
+from ops.dead_letters.model import DeadLetter, Summary
+from ops.dead_letters.registry import every_queue, find
 from shopstream.settings import Settings
 
 Print = Callable[[str], None]
