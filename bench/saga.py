@@ -38,8 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ops.order_commands import new_order
-from shopstream.roles import PROJECTOR_ROLES
-from shopstream.settings import Settings, get_settings
+from shopstream.settings import PROJECTOR_ROLES, Settings, get_settings
 from stack import control
 from stack.environment import use_local_stack
 from streams.contract import (

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ops.dead_letters.watch import EMF_NAMESPACE
-from shopstream.roles import PROJECTOR_ROLES
-from shopstream.settings import REPO_ROOT, Settings, get_settings
+from shopstream.settings import PROJECTOR_ROLES, REPO_ROOT, Settings, get_settings
 from streams import topics
 from streams.agents import MODULES
 from streams.carrier_topology import CarrierTopology

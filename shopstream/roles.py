@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 from shopstream.logs import configure_logging, get_logger
-from shopstream.settings import Settings, WorkerRole, get_settings
-
-# The worker's roles when none are named: the saga. The projector runs the roles that follow
-# the saga's table changelogs, in a consumer group of their own.
-DEFAULT_WORKER_ROLES: tuple[WorkerRole, ...] = ("saga",)
-PROJECTOR_ROLES: tuple[WorkerRole, ...] = ("projections", "notifications")
+from shopstream.settings import (
+    DEFAULT_WORKER_ROLES,
+    PROJECTOR_ROLES,
+    Settings,
+    WorkerRole,
+    get_settings,
+)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The agents a worker runs, by role (``streams.agents.MODULES``).
 WorkerRole = Literal["saga", "notifications", "projections"]
+# The worker's roles when none are named: the saga. The projector runs the roles that follow
+# the saga's table changelogs, in a consumer group of their own.
+DEFAULT_WORKER_ROLES: tuple[WorkerRole, ...] = ("saga",)
+PROJECTOR_ROLES: tuple[WorkerRole, ...] = ("projections", "notifications")
 
 
 class StackPorts(BaseModel):

@@ -14,8 +14,7 @@ import aiosmtplib
 import httpx
 
 from shopstream.health import Probe
-from shopstream.roles import DEFAULT_WORKER_ROLES, PROJECTOR_ROLES
-from shopstream.settings import Settings
+from shopstream.settings import DEFAULT_WORKER_ROLES, PROJECTOR_ROLES, Settings
 from stack.environment import local_env
 from stack.part import Part
 from stack.process import Daemon

@@ -23,8 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ops.order_commands import new_order
-from shopstream.roles import PROJECTOR_ROLES
-from shopstream.settings import Settings
+from shopstream.settings import PROJECTOR_ROLES, Settings
 from streams.contract import (
     Address,
     AdjustStock,
