@@ -62,5 +62,5 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
-ENTRYPOINT ["python", "-m", "shopstream.roles"]
+ENTRYPOINT ["python", "-m", "ops.roles"]
 CMD ["gateway"]

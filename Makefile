@@ -24,8 +24,8 @@ lambda: install  ## the payment function as a Lambda zip: build/lambda/payment-f
 	  print(p.build_package(pathlib.Path("build/lambda"), with_stripe=True))'
 
 aws: install  ## regenerate deploy/aws: the API Gateway import and the CloudWatch alarms
-	@.venv/bin/python -m shopstream.apigateway deploy/aws/apigateway
-	@.venv/bin/python -m shopstream.cloudwatch deploy/aws/cloudwatch
+	@.venv/bin/python -m ops.apigateway deploy/aws/apigateway
+	@.venv/bin/python -m ops.cloudwatch deploy/aws/cloudwatch
 
 lint:
 	@.venv/bin/ruff check .

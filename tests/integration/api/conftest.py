@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shopstream.apigateway import gateway_document
+from ops.apigateway import gateway_document
 from shopstream.settings import REPO_ROOT, Settings
 from stack.apps import CarrierSimulator, Projector, Worker
 from streams.testing import free_port

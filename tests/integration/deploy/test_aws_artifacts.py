@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shopstream import apigateway, cloudwatch
+from ops import apigateway, cloudwatch
 from shopstream.aws import aws_client
 from shopstream.settings import REPO_ROOT, Settings, get_settings
 from streams.adapters.payment_package import HANDLER

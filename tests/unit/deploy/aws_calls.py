@@ -26,7 +26,7 @@ SERVICES = ("sqs", "sns", "dynamodb", "s3", "lambda", "sts")
 OURS = ("shopstream", "streams", "api", "operators", "ops")
 GENERIC_RECEIVERS = {"client", "aws"}
 
-# What each component runs: the modules its process starts from (shopstream.roles).
+# What each component runs: the modules its process starts from (ops.roles).
 ENTRIES: dict[str, tuple[str, ...]] = {
     "gateway": ("api.__main__", "api.main"),
     "worker": (

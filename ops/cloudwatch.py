@@ -1,4 +1,4 @@
-"""CloudWatch alarms for shopstream in AWS: ``python -m shopstream.cloudwatch DIR [MSK_CLUSTER]``.
+"""CloudWatch alarms for shopstream in AWS: ``python -m ops.cloudwatch DIR [MSK_CLUSTER]``.
 
 Writes ``DIR/alarms.json``: one ``PutMetricAlarm`` request per alarm (apply each with
 ``aws cloudwatch put-metric-alarm --cli-input-json``), derived from the code so that a new
@@ -148,7 +148,7 @@ def alarms(settings: Settings, cluster: str) -> list[dict[str, Any]]:
 
 def main(argv: list[str]) -> int:
     if len(argv) not in (1, 2):
-        print("usage: python -m shopstream.cloudwatch DIR [MSK_CLUSTER]", file=sys.stderr)
+        print("usage: python -m ops.cloudwatch DIR [MSK_CLUSTER]", file=sys.stderr)
         return 2
     directory = Path(argv[0])
     directory.mkdir(parents=True, exist_ok=True)

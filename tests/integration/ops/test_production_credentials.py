@@ -187,7 +187,7 @@ async def test_every_aws_process_in_production_signs_with_the_pods_role(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shopstream.roles",
+        "ops.roles",
         role,
         env=env,
         cwd=REPO_ROOT,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shopstream.roles import ROLES, command
+from ops.roles import ROLES, command
 
 
 def test_every_role_names_a_module_to_run() -> None:

@@ -1,4 +1,4 @@
-"""The REST API as an Amazon API Gateway import: ``python -m shopstream.apigateway DIR``.
+"""The REST API as an Amazon API Gateway import: ``python -m ops.apigateway DIR``.
 
 Writes ``DIR/openapi.json``, the gateway's OpenAPI document as API Gateway's REST API import
 takes it (OpenAPI 3.0: paths, methods and parameters; bodies pass through untouched, so the
@@ -144,7 +144,7 @@ def gateway_document() -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m shopstream.apigateway DIR", file=sys.stderr)
+        print("usage: python -m ops.apigateway DIR", file=sys.stderr)
         return 2
     for path in write(Path(argv[0]), gateway_document()):
         print(path)

@@ -1,4 +1,4 @@
-"""``python -m shopstream.roles ROLE [ARGS...]``: the container image's one entry point.
+"""``python -m ops.roles ROLE [ARGS...]``: the container image's one entry point.
 
 One image runs every process of the system; the role says which. Each role but ``migrate``
 replaces this process with the role's own command line (``exec``), so signals reach the
@@ -63,7 +63,7 @@ def command(role: str, args: Sequence[str]) -> Command:
         case "operator":
             return Command(["-m", "operators", *args])
         case "migrate":
-            return Command(["-m", "shopstream.roles", "migrate"])
+            return Command(["-m", "ops.roles", "migrate"])
         case _:
             raise ValueError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
 

@@ -19,7 +19,7 @@ async def _migrate(settings: Settings, schema: str) -> list[int]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shopstream.roles",
+        "ops.roles",
         "migrate",
         cwd=REPO_ROOT,
         env={**os.environ, "SHOPSTREAM_DATABASE_URL": url, "SHOPSTREAM_ENVIRONMENT": "production"},
