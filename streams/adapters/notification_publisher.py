@@ -14,12 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from shopstream.metrics import NOTIFICATIONS_PUBLISHED
-from streams.adapters.notification_topology import (
-    CHANNEL_ATTRIBUTE,
-    EVENT_TYPE_ATTRIBUTE,
-    KIND_ATTRIBUTE,
-)
 from streams.contract import CustomerNotification, encode_notification
+from streams.notification_names import CHANNEL_ATTRIBUTE, EVENT_TYPE_ATTRIBUTE, KIND_ATTRIBUTE
 
 
 def _text(value: str) -> dict[str, str]:

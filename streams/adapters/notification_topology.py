@@ -11,6 +11,8 @@ In AWS the e-mail and SMS channels could subscribe to the topic directly instead
 worker of that channel go away. The queues are kept here because SNS's own e-mail is
 plain, unbranded and needs each address confirmed, and because a queue gives retries, a
 dead-letter queue and dedupe that a direct subscription does not.
+
+The names (queues, filter policies, message attributes) live in ``streams.notification_names``.
 """
 
 from __future__ import annotations
@@ -21,26 +23,7 @@ from typing import Any
 
 from shopstream.settings import Settings
 from streams.contract import Channel
-
-# The message attribute the subscriptions filter on.
-CHANNEL_ATTRIBUTE = "channel"
-EVENT_TYPE_ATTRIBUTE = "event_type"
-KIND_ATTRIBUTE = "kind"
-
-
-@dataclass(frozen=True, slots=True)
-class QueueNames:
-    queue: str
-    dead_letter: str
-
-
-def queue_names(settings: Settings, channel: Channel) -> QueueNames:
-    queue = f"{settings.notification_queue_prefix}{channel}"
-    return QueueNames(queue, f"{queue}-dlq")
-
-
-def filter_policy(channel: Channel) -> dict[str, list[str]]:
-    return {CHANNEL_ATTRIBUTE: [channel.value]}
+from streams.notification_names import filter_policy, queue_names
 
 
 @dataclass(frozen=True, slots=True)

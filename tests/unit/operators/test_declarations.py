@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from operators import declarations
 from shopstream.settings import REPO_ROOT, Settings
-from streams.adapters.notification_topology import queue_names
 from streams.carrier_topology import CarrierTopology
 from streams.contract import Channel
+from streams.notification_names import queue_names
 from streams.topics import TOPICS, TopicSpec
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from shopstream.settings import Settings
-from streams.adapters.notification_topology import filter_policy, queue_names
 from streams.contract import Channel
+from streams.notification_names import filter_policy, queue_names
 
 
 def test_each_channel_has_a_queue_and_a_dead_letter_queue_named_after_it() -> None:
