@@ -98,9 +98,19 @@ def _waiters() -> dict[str, dict[str, str]]:
     return found
 
 
+# The agent registry: it imports every role's agents, where a worker imports its roles' only.
+REGISTRY = "streams.agents"
+
+
 @cache
 def _graph() -> grimp.ImportGraph:
-    return grimp.build_graph(*OURS)
+    graph = grimp.build_graph(*OURS)
+    # ENTRIES names each component's agents, so the registry's imports of them are not
+    # followed: through it every worker would reach every role's agents.
+    for imported in graph.find_modules_directly_imported_by(REGISTRY):
+        if imported.startswith(f"{REGISTRY}."):
+            graph.remove_import(importer=REGISTRY, imported=imported)
+    return graph
 
 
 def _path(module: str) -> Path:
