@@ -1,7 +1,9 @@
 """The gateway's app factory: which routers a process serves is a setting.
 
-One image runs as several deployments (users, products, orders) or, locally, as one process
-serving all of them; each process opens only the connections its routers need.
+One image runs as several deployments (users, products, orders, live) or, locally, as one
+process serving all of them; each process opens only the connections its routers need. The
+live streams are a router of their own: each process that serves them reads every order's
+events from Kafka, work that the order routes' processes need not do.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from api.routes import cart, health, live, orders, products, users
 from api.storefront import pages
 from shopstream.settings import Settings, get_settings
 
-ROUTERS = {"users": users.router, "products": products.router, "orders": orders.router}
-# Served beside a router, by the same deployment: a cart is the start of an order, and the live
-# stream follows orders.
-COMPANIONS = {"orders": (cart.router, live.router)}
+ROUTERS = {
+    "users": users.router,
+    "products": products.router,
+    "orders": orders.router,
+    "live": live.router,
+}
+# Served beside a router, by the same deployment: a cart is the start of an order.
+COMPANIONS = {"orders": (cart.router,)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -118,10 +118,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_table(dynamodb, settings.sessions_table)
             sessions = Sessions(dynamodb, settings)
             hasher = PasswordHasher(settings)
-        if "orders" in routers:
+        if routers & {"orders", "live"}:
             # The history table serves the timeline and the live stream's catch-up only: no
             # call of the order hot paths (POST /orders, GET /orders/{id}) goes to AWS.
             await ensure_history_table(settings, client=dynamodb)
+        if "orders" in routers:
             idempotency = IdempotencyStore(pool, settings)
             sweeper = asyncio.create_task(
                 idempotency.sweep_forever(settings.idempotency_sweep_interval_s),
@@ -130,8 +131,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             stack.push_async_callback(_stop, sweeper)
 
         live = None
-        if "orders" in routers:
-            # After the publisher: its start creates the topics the hub reads.
+        if "live" in routers:
             live = LiveHub(settings, pool)
             await live.start()
             stack.push_async_callback(live.stop)

@@ -237,9 +237,10 @@ class Settings(BaseSettings):
 
     # Gateways.
     # Which routers this process serves: one image, several deployments. A JSON list in the
-    # environment, e.g. SHOPSTREAM_GATEWAY_ROUTERS='["orders"]'.
-    gateway_routers: frozenset[Literal["users", "products", "orders"]] = frozenset(
-        {"users", "products", "orders"}
+    # environment, e.g. SHOPSTREAM_GATEWAY_ROUTERS='["orders"]'. ``live`` (the browsers' live
+    # streams) reads every order's events from Kafka, so it is best a deployment of its own.
+    gateway_routers: frozenset[Literal["users", "products", "orders", "live"]] = frozenset(
+        {"users", "products", "orders", "live"}
     )
     gateway_db_pool_size: int = 10
     # Signs access tokens (HS256) and, with a domain separator, refresh tokens. This default

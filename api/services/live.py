@@ -33,6 +33,7 @@ from shopstream.metrics import LIVE_DROPPED, LIVE_EVENTS, LIVE_SUBSCRIBERS
 from shopstream.settings import Settings
 from streams.contract import ContractError, EventBase, decode, decode_order_update
 from streams.projections.history import HistoryEntry, history_item, timeline_key
+from streams.publisher import ensure_topics
 from streams.topics import (
     INVENTORY_EVENTS,
     ORDERS_EVENTS,
@@ -43,6 +44,7 @@ from streams.topics import (
     SHIPPING_EVENTS,
     TopicLayout,
     TopicSpec,
+    changelog_spec,
     changelog_topic,
 )
 
@@ -131,6 +133,9 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # The topics it reads, and the orders changelog, which the saga's workers would make.
+        changelog = changelog_spec(self.changelog, self.settings.topic_partitions)
+        await ensure_topics(self.settings, [changelog])
         self._task = asyncio.create_task(self._run(), name="live-hub")
 
     async def _run(self) -> None:

@@ -39,6 +39,19 @@ def test_a_process_documents_only_the_routers_it_serves() -> None:
     assert "/auth/login" not in paths
 
 
+def test_the_live_streams_are_a_router_of_their_own() -> None:
+    def served(path: str, *routers: str) -> bool:
+        app = create_app(Settings(gateway_routers=frozenset(routers)))
+        # Not started (no database here): a route that is served fails, one that is not is 404.
+        client = TestClient(app, raise_server_exceptions=False)
+        return client.get(path).status_code != 404
+
+    assert not served("/live/notifications", "orders")
+    assert served("/live/notifications", "live")
+    assert served("/live/orders/ord_1", "live")
+    assert not served("/orders/ord_1", "live")
+
+
 def _echo_app(limits: dict[str, int] | None = None) -> TestClient:
     app = FastAPI()
 
