@@ -33,8 +33,8 @@ EVALUATION_PERIODS: Final = 5  # minutes in a row, so a rebalance does not page 
 
 
 def consumed_topics(settings: Settings) -> dict[str, set[str]]:
-    """Worker role -> the topics its agents read: ``channels.source(TOPIC, ...)`` and the
-    tables' changelogs the projections follow (``channels.changelog(changelog_topic(...))``)."""
+    """Worker role -> the topics its agents read: ``channels.source(TOPIC, ..., tables=(TABLE,
+    ...))`` and ``channels.changelog(TABLE)``, a table's changelog."""
     consumed: dict[str, set[str]] = {}
     for role, modules in MODULES.items():
         for module in modules:
@@ -42,18 +42,22 @@ def consumed_topics(settings: Settings) -> dict[str, set[str]]:
             for node in ast.walk(tree):
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                     continue
+                found = consumed.setdefault(role, set())
                 if node.func.attr == "source":
                     for argument in node.args:
                         if isinstance(argument, ast.Name):
-                            spec = getattr(topics, argument.id)
-                            consumed.setdefault(role, set()).add(settings.topic_prefix + spec.name)
-                if node.func.attr == "changelog" and node.args:
-                    inner = node.args[0]
-                    if isinstance(inner, ast.Call) and isinstance(inner.args[-1], ast.Name):
-                        table = getattr(topics, inner.args[-1].id)
-                        name = topics.changelog_topic(settings.worker_app_id, table)
-                        consumed.setdefault(role, set()).add(name)
+                            found.add(settings.topic_prefix + getattr(topics, argument.id).name)
+                    for keyword in node.keywords:
+                        if keyword.arg == "tables" and isinstance(keyword.value, ast.Tuple):
+                            found |= _changelogs(settings, keyword.value.elts)
+                if node.func.attr == "changelog":
+                    found |= _changelogs(settings, node.args)
     return consumed
+
+
+def _changelogs(settings: Settings, tables: list[ast.expr]) -> set[str]:
+    names = (getattr(topics, table.id) for table in tables if isinstance(table, ast.Name))
+    return {topics.changelog_topic(settings.worker_app_id, name) for name in names}
 
 
 def consumer_group(settings: Settings, role: str) -> str:

@@ -64,7 +64,9 @@ def create_app(settings: Settings) -> faust.App:
 
 settings = get_settings()
 app = create_app(settings)
-channels = Channels(app, layout(settings), settings.topic_replication_factor)
+channels = Channels(
+    app, layout(settings), settings.topic_replication_factor, settings.worker_app_id
+)
 
 
 def table(name: str) -> faust.types.TableT[bytes, bytes]:

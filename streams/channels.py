@@ -26,45 +26,44 @@ from streams.topics import (
     TOPICS,
     TopicLayout,
     TopicSpec,
+    changelog_topic,
     topic_for,
 )
 
 
 class Channels:
-    def __init__(self, app: faust.App, layout: TopicLayout, replicas: int) -> None:
+    def __init__(
+        self, app: faust.App, layout: TopicLayout, replicas: int, saga_app_id: str
+    ) -> None:
         self.app = app
         self.layout = layout
         self.replicas = replicas
+        self.saga_app_id = saga_app_id  # its tables' changelogs are named after it
         # Deployed names by contract name; the worker creates the topics before Faust starts.
         self._names = {topic.name: layout.spec(topic).name for topic in TOPICS}
 
-    def _bind(self, *topics: TopicSpec) -> faust.TopicT:
-        deployed = [self.layout.spec(topic) for topic in topics]
+    def source(self, *topics: TopicSpec, tables: Iterable[str] = ()) -> faust.TopicT:
+        """One Faust topic reading from several of the contract's topics and from the
+        changelogs of the saga's ``tables`` (by the read models and the notifications, in a
+        group of their own: a worker reads its own tables' changelogs only to restore them)."""
+        names = [
+            *(self.layout.spec(topic).name for topic in topics),
+            *(changelog_topic(self.saga_app_id, table) for table in tables),
+        ]
         return self.app.topic(
-            *(spec.name for spec in deployed),
+            *names,
             key_serializer="raw",
             value_serializer="raw",
             partitions=self.layout.partitions,
             replicas=self.replicas,
-            # Declared (created) by the worker on start, with these partitions.
+            # Declared (created) by the worker on start, with these partitions; the changelogs
+            # compacted (``streams.app.changelog_topics``).
             internal=True,
         )
 
-    def source(self, *topics: TopicSpec) -> faust.TopicT:
-        """One Faust topic reading from several of the contract's topics."""
-        return self._bind(*topics)
-
-    def changelog(self, name: str) -> faust.TopicT:
-        """A table changelog of the saga's app, read as a stream (by the read models, in a
-        group of their own). The saga's workers declare it; ``changelog_specs`` too."""
-        return self.app.topic(
-            name,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=self.layout.partitions,
-            replicas=self.replicas,
-            internal=False,
-        )
+    def changelog(self, table: str) -> faust.TopicT:
+        """The changelog of one of the saga's tables, read as a stream."""
+        return self.source(tables=(table,))
 
     async def produce(
         self,

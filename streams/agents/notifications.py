@@ -35,7 +35,7 @@ from streams.contract import OrderNews
 from streams.domain.notifications import OrderSummary, is_customer_facing, notifications
 from streams.domain.order_saga import OrderState
 from streams.projections.notification_recipients import load_recipient
-from streams.topics import ORDERS_TABLE, changelog_topic
+from streams.topics import ORDERS_TABLE
 
 log = get_logger(__name__)
 AGENT = "notifications"
@@ -138,7 +138,7 @@ async def notify_batch(records: Sequence[faust.EventT[bytes]]) -> list[str]:
     return results
 
 
-@app.agent(channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)), name=AGENT)
+@app.agent(channels.changelog(ORDERS_TABLE), name=AGENT)
 async def notification_agent(stream: faust.StreamT[bytes]) -> None:
     async for batch in batches(stream):
         started = time.perf_counter()

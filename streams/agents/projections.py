@@ -172,7 +172,7 @@ async def _project_rows(
 
 
 @app.agent(
-    channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)),
+    channels.changelog(ORDERS_TABLE),
     name="order-status-projection",
 )
 async def order_status_projection(stream: faust.StreamT[bytes]) -> None:
@@ -180,55 +180,46 @@ async def order_status_projection(stream: faust.StreamT[bytes]) -> None:
 
 
 @app.agent(
-    channels.changelog(changelog_topic(settings.worker_app_id, STOCK_TABLE)),
+    channels.changelog(STOCK_TABLE),
     name="stock-level-projection",
 )
 async def stock_level_projection(stream: faust.StreamT[bytes]) -> None:
     await _project_rows("stock-level-projection", stream, Stock, project_stocks)
 
 
-async def _record_history(
-    agent: str,
-    stream: faust.StreamT[bytes],
-    events_of: Callable[[Message], Sequence[AnyEvent]],
-) -> None:
-    async with history_client(settings) as client:
-        await ensure_history_table(settings, client=client)
-        async for batch in _batches(stream):
-            events: list[tuple[Message, AnyEvent]] = []
-            for record in batch:
-                try:
-                    found = events_of(record.message)
-                except ContractError:
-                    continue  # its own consumer dead-letters it; one copy there is enough
-                events.extend((record.message, event) for event in found)
-            await _write_all(
-                agent, _DYNAMODB, events, lambda some: record_events(client, settings, some)
-            )
+_ORDERS_CHANGELOG = changelog_topic(settings.worker_app_id, ORDERS_TABLE)
 
 
-def _event(message: Message) -> Sequence[AnyEvent]:
-    return (decode(message.value or b""),)
-
-
-def _status_changes(message: Message) -> Sequence[AnyEvent]:
+def _history_events(message: Message) -> Sequence[AnyEvent]:
+    """What the history records of one record: an order-keyed event, or the status changes an
+    orders-changelog write carries (``OrderUpdate.news``). Raises ContractError."""
+    if message.topic != _ORDERS_CHANGELOG:
+        return (decode(message.value or b""),)
     if message.value is None:
         return ()  # a row deleted from the table: no news
     return decode_order_update(message.value).status_changes
 
 
 @app.agent(
-    channels.source(ORDERS_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS),
+    channels.source(
+        ORDERS_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS, tables=(ORDERS_TABLE,)
+    ),
     name="order-history",
 )
 async def order_history(stream: faust.StreamT[bytes]) -> None:
-    await _record_history("order-history", stream, _event)
-
-
-@app.agent(
-    channels.changelog(changelog_topic(settings.worker_app_id, ORDERS_TABLE)),
-    name="order-status-history",
-)
-async def order_status_history(stream: faust.StreamT[bytes]) -> None:
-    """The status changes, which travel in the order rows' writes (``OrderUpdate.news``)."""
-    await _record_history("order-status-history", stream, _status_changes)
+    async with history_client(settings) as client:
+        await ensure_history_table(settings, client=client)
+        async for batch in _batches(stream):
+            events: list[tuple[Message, AnyEvent]] = []
+            for record in batch:
+                try:
+                    found = _history_events(record.message)
+                except ContractError:
+                    continue  # its own consumer dead-letters it; one copy there is enough
+                events.extend((record.message, event) for event in found)
+            await _write_all(
+                "order-history",
+                _DYNAMODB,
+                events,
+                lambda some: record_events(client, settings, some),
+            )
