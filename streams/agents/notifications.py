@@ -20,11 +20,10 @@ import time
 from collections.abc import Sequence
 
 import faust
-import structlog
 from pydantic import ValidationError
 
 from shopstream.aws import aws_client
-from shopstream.logs import get_logger
+from shopstream.logs import get_logger, record_context
 from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
 from streams.adapters.notification_publisher import publish
 from streams.adapters.notification_topology import ensure_topic
@@ -97,7 +96,7 @@ async def notify_all(message: faust.types.Message) -> str | None:
     except ValidationError as error:
         return f"not an order's row: {error}"
     for news in order.news:
-        with structlog.contextvars.bound_contextvars(
+        with record_context(
             order_id=order.order_id, trace_id=news.trace_id, event_id=str(news.event_id)
         ):
             try:

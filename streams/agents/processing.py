@@ -31,10 +31,9 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import faust
-import structlog
 from pydantic import BaseModel
 
-from shopstream.logs import get_logger
+from shopstream.logs import get_logger, record_context
 from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
 from streams.app import settings
 from streams.channels import Channels
@@ -280,7 +279,7 @@ async def _decide(agent: str, message: faust.types.Message, apply: Apply) -> tup
     }
     if order_id := getattr(event, "order_id", None):
         context["order_id"] = order_id
-    with structlog.contextvars.bound_contextvars(**context):
+    with record_context(**context):
         try:
             outcome = await apply(event, datetime.now(UTC))
         except Exception as error:

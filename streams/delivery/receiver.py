@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shopstream.logs import get_logger
+from shopstream.logs import get_logger, record_context
 from shopstream.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from shopstream.settings import Settings
 from streams.contract import Channel, ContractError, CustomerNotification, decode_notification
@@ -117,7 +116,7 @@ class Receiver:
             "notification_id": str(notification.notification_id),
             "channel": self.channel.value,
         }
-        with structlog.contextvars.bound_contextvars(**context):
+        with record_context(**context):
             try:
                 return await self._deliver(notification, message, receives)
             except Exception as error:
