@@ -9,7 +9,7 @@ from shopstream.logs import logging_config
 from shopstream.metrics import exposition
 from shopstream.settings import Settings, get_settings
 from streams.channels import Channels
-from streams.faust_patches import App, Worker, use_patched_transport
+from streams.faust_patches import App, QuietMonitor, Worker, use_patched_transport
 from streams.publisher import layout
 from streams.topics import ORDERS_TABLE, STOCK_TABLE, TopicSpec, changelog_spec, changelog_topic
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.ports.worker_web,
         logging_config=logging_config(settings.log_level),
         Worker=Worker,
+        Monitor=QuietMonitor,
     )
     app.fetch_max_wait_s = settings.worker_fetch_max_wait_s
     use_patched_transport(app)

@@ -17,6 +17,7 @@ them in.
 - ``ConsumerThread`` (with ``Consumer``): the broker's fetch wait is a setting, not 1.5 s.
 - ``use_patched_transport``: the app's transport makes the two classes above.
 - ``Worker``: no terminal spinner, whose logging setup built every library's debug record.
+- ``QuietMonitor``: Faust's monitor without its bookkeeping for every record.
 - ``set_current_event``: agents that apply a batch of records name the record whose partition
   the tables use, as Faust does for one record at a time (faust-streaming/faust#497).
 """
@@ -32,9 +33,11 @@ from typing import Any, Final, cast
 
 import aiokafka
 import faust
+from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.transport.producer import ProducerBuffer
-from faust.types.tuples import FutureMessage
+from faust.types import TP, CollectionT, EventT, Message, ProducerT, RecordMetadata, StreamT
+from faust.types.tuples import FutureMessage, PendingMessage
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
@@ -183,6 +186,51 @@ def set_current_event(stream: faust.StreamT[bytes], record: faust.EventT[bytes])
     cast(faust.Stream[bytes], stream)._set_current_event(record)
 
 
+# Upstream: no issue. faust.sensors.Monitor, the sensor every app adds (App.on_init_dependencies),
+# counts and times each message, stream event, table access and send in dictionaries keyed by
+# topic, stream and task (a WeakKeyDictionary lookup per event): 3 % of a busy saga worker's
+# time. Its statistics feed Faust's own web views, which this project does not serve; the
+# processes' metrics are Prometheus' (shopstream.metrics).
+class QuietMonitor(Monitor):
+    """Faust's monitor without its per-record bookkeeping: it still follows commits,
+    rebalances and assignments, which happen seldom."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        return None
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[str, Any] | None:
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: StreamT[Any],
+        event: EventT[Any],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        return None
+
+    def on_table_get(self, table: CollectionT, key: Any) -> None:
+        return None
+
+    def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
+        return None
+
+    def on_send_initiated(
+        self, producer: ProducerT, topic: str, message: PendingMessage, keysize: int, valsize: int
+    ) -> Any:
+        return None
+
+    def on_send_completed(self, producer: ProducerT, state: Any, metadata: RecordMetadata) -> None:
+        return None
+
+
 # Upstream: no issue. The aiokafka driver's Transport makes its producer and consumers from its
 # class attributes Producer and Consumer, and no setting chooses them.
 def use_patched_transport(app: faust.App) -> None:
@@ -220,5 +268,19 @@ PATCHES: Final = (
     Patch(Consumer, aiokafka_driver.Consumer, ("_new_consumer_thread",)),
     Patch(use_patched_transport, aiokafka_driver.Transport, ("Producer", "Consumer")),
     Patch(Worker, faust.Worker, ("on_setup_root_logger", "spinner")),
+    Patch(
+        QuietMonitor,
+        Monitor,
+        (
+            "on_message_in",
+            "on_stream_event_in",
+            "on_stream_event_out",
+            "on_message_out",
+            "on_table_get",
+            "on_table_set",
+            "on_send_initiated",
+            "on_send_completed",
+        ),
+    ),
     Patch(set_current_event, faust.Stream, ("_set_current_event",)),
 )

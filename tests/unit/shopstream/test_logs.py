@@ -46,7 +46,7 @@ async def test_records_handled_at_once_keep_their_own_context(
 
     await asyncio.gather(handle("ord-a"), handle("ord-b"))
 
-    assert sorted(line["order_id"] for line in _lines(capsys.readouterr().err)) == [
+    assert sorted(str(line["order_id"]) for line in _lines(capsys.readouterr().err)) == [
         "ord-a",
         "ord-b",
     ]
