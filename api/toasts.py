@@ -113,6 +113,11 @@ TIMELINE: Final[Mapping[str, Callable[[Summary], str]]] = {
         f"Refund of {money(s.get('amount_cents'), s.get('currency'))} requested"
     ),
     "PaymentRefunded": lambda s: f"Refunded {money(s.get('amount_cents'), s.get('currency'))}",
+    "RefundFailed": lambda s: (
+        f"Refund of {money(s.get('amount_cents'), s.get('currency'))} not made yet: "
+        "we are looking into it"
+    ),
+    "RefundRetryRequested": lambda s: "Refund asked for again",
     "ShipmentRequested": lambda s: f"Handed to the carrier (attempt {s.get('attempt')})",
     "ShipmentDispatched": lambda s: (
         f"Shipped with {s.get('carrier')}, tracking number {s.get('tracking_number')}"
@@ -131,6 +136,11 @@ TOASTS: Final[Mapping[str, Callable[[Summary], Toast | None]]] = {
     "PaymentRefunded": lambda s: Toast(
         "info", f"Refunded {money(s.get('amount_cents'), s.get('currency'))}."
     ),
+    "RefundFailed": lambda s: Toast(
+        "warning",
+        f"Your refund of {money(s.get('amount_cents'), s.get('currency'))} is delayed; "
+        "we are looking into it.",
+    ),
     "OrderStatusChanged": lambda s: _status_toast(str(s.get("to_status")), s.get("reason")),
 }
 
@@ -141,6 +151,7 @@ WITHOUT_TOAST: Final = frozenset(
         "OrderPlaced",
         "OrderCancelled",
         "PaymentRetryRequested",
+        "RefundRetryRequested",
         "ShippingAddressChanged",
         "StockReserved",
         "StockRejected",

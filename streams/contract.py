@@ -251,6 +251,13 @@ class PaymentRetryRequested(_ByOrder):
     payment_token: Line
 
 
+class RefundRetryRequested(_ByOrder):
+    """An operator asks the saga to request the order's failed refunds again."""
+
+    type: Literal["RefundRetryRequested"] = "RefundRetryRequested"
+    reason: Text
+
+
 class ShippingAddressChanged(_ByOrder):
     """The customer's new shipping address. A request like OrderCancelled: the saga takes it
     only until a shipment is requested (``streams.domain.order_status.address_change_refusal``)."""
@@ -361,11 +368,16 @@ class PaymentFailed(_ByOrder):
 
 
 class RefundRequested(_ByOrder):
+    """Give back ``amount_cents`` of a payment. ``attempt`` counts the saga's requests for
+    this payment's refund: a retry after the provider refused asks again under a new attempt
+    (a new idempotency key), one after no answer under the same (``RefundFailed.code``)."""
+
     type: Literal["RefundRequested"] = "RefundRequested"
     payment_id: Id
     amount_cents: PositiveInt
     currency: Currency
     reason: Text
+    attempt: PositiveInt = 1
 
 
 class PaymentRefunded(_ByOrder):
@@ -374,6 +386,33 @@ class PaymentRefunded(_ByOrder):
     payment_id: Id
     amount_cents: PositiveInt
     currency: Currency
+
+
+# refused: the provider said no (nothing was refunded); unavailable: no answer came, so whether
+# the refund was made is unknown, and asking again under the same key finds out.
+RefundFailureCode: TypeAlias = Literal["refused", "unavailable"]
+
+
+class RefundFailed(_ByOrder):
+    """The refund of one request (its payment and attempt) was not made, or not confirmed:
+    the money may still be with us. ``retryable``: asking again as it was asked may succeed."""
+
+    type: Literal["RefundFailed"] = "RefundFailed"
+    payment_id: Id
+    amount_cents: PositiveInt
+    currency: Currency
+    attempt: PositiveInt
+    code: RefundFailureCode
+    reason: Text
+    retryable: bool
+
+
+class PaymentReconciliationDue(_ByOrder):
+    """A timer saw a charge or refund whose outcome is unknown come due for another look; the
+    payments agent decides whether to ask the provider (``idempotency_key``: its row)."""
+
+    type: Literal["PaymentReconciliationDue"] = "PaymentReconciliationDue"
+    idempotency_key: Line
 
 
 # --- shipping ---------------------------------------------------------------------------
@@ -445,6 +484,7 @@ AnyEvent: TypeAlias = (
     OrderPlaced
     | OrderCancelled
     | PaymentRetryRequested
+    | RefundRetryRequested
     | ShippingAddressChanged
     | ReservationExpiryDue
     | OrderStatusChanged
@@ -461,6 +501,8 @@ AnyEvent: TypeAlias = (
     | PaymentFailed
     | RefundRequested
     | PaymentRefunded
+    | RefundFailed
+    | PaymentReconciliationDue
     | ShipmentRequested
     | ShipmentDispatched
     | ShippingProblem

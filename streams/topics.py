@@ -30,12 +30,15 @@ from streams.contract import (
     OrderPlaced,
     OrderStatusChanged,
     PaymentFailed,
+    PaymentReconciliationDue,
     PaymentRefunded,
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
     ProductPriceChanged,
+    RefundFailed,
     RefundRequested,
+    RefundRetryRequested,
     ReleaseStock,
     ReservationExpiryDue,
     ReserveStock,
@@ -55,6 +58,10 @@ DEFAULT_PARTITIONS: Final = 4
 
 DEAD_LETTER_REASON_HEADER: Final = "x-dead-letter-reason"
 DEAD_LETTER_SOURCE_HEADER: Final = "x-dead-letter-source"  # "<topic>/<partition>/<offset>"
+# On a dead letter sent back to its topic (``shopstream dlq redrive``): where it waited, as
+# DEAD_LETTER_SOURCE_HEADER says. A consumer may treat such a record with more care than a
+# first delivery: it may have been acted on before it was dead-lettered.
+REDRIVEN_FROM_HEADER: Final = "x-redriven-from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,7 @@ ORDERS_EVENTS: Final = TopicSpec(
         OrderPlaced,
         OrderCancelled,
         PaymentRetryRequested,
+        RefundRetryRequested,
         ShippingAddressChanged,
         ReservationExpiryDue,
     ),
@@ -96,10 +104,14 @@ INVENTORY_EVENTS: Final = TopicSpec(
 )
 INVENTORY_ADJUSTMENTS: Final = TopicSpec("inventory.adjustments", "sku", _carrying(StockAdjusted))
 PAYMENTS_COMMANDS: Final = TopicSpec(
-    "payments.commands", "order_id", _carrying(PaymentRequested, RefundRequested)
+    "payments.commands",
+    "order_id",
+    _carrying(PaymentRequested, RefundRequested, PaymentReconciliationDue),
 )
 PAYMENTS_EVENTS: Final = TopicSpec(
-    "payments.events", "order_id", _carrying(PaymentSucceeded, PaymentFailed, PaymentRefunded)
+    "payments.events",
+    "order_id",
+    _carrying(PaymentSucceeded, PaymentFailed, PaymentRefunded, RefundFailed),
 )
 SHIPPING_COMMANDS: Final = TopicSpec(
     "shipping.commands",

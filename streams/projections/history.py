@@ -71,7 +71,14 @@ REDACTED: Final = "redacted"
 # Order-keyed, but hints rather than something that happened to the order (a timer may send
 # one more than once, each with its own id, which would clutter the timeline), and the
 # carrier's replies, which the shipping agent reports as the shipping events recorded anyway.
-NOT_RECORDED: Final = frozenset({"ReservationExpiryDue", "ShipmentReplyOverdue", "CarrierReplied"})
+NOT_RECORDED: Final = frozenset(
+    {
+        "ReservationExpiryDue",
+        "ShipmentReplyOverdue",
+        "CarrierReplied",
+        "PaymentReconciliationDue",
+    }
+)
 
 # What the timeline shows of each event, beside its type and time. Anything not named here
 # stays in the full event only. A type missing here is still recorded, with an empty summary.
@@ -80,6 +87,7 @@ SUMMARY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "OrderPlaced": ("user_id", "total_cents", "currency"),
     "OrderCancelled": ("reason",),
     "PaymentRetryRequested": (),
+    "RefundRetryRequested": ("reason",),
     "ShippingAddressChanged": (
         "shipping_address.city",
         "shipping_address.postal_code",
@@ -92,8 +100,10 @@ SUMMARY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "PaymentRequested": ("amount_cents", "currency", "attempt"),
     "PaymentSucceeded": ("payment_id", "amount_cents", "currency", "attempt"),
     "PaymentFailed": ("code", "retryable", "attempt"),
-    "RefundRequested": ("payment_id", "amount_cents", "currency", "reason"),
+    "RefundRequested": ("payment_id", "amount_cents", "currency", "reason", "attempt"),
     "PaymentRefunded": ("refund_id", "payment_id", "amount_cents", "currency"),
+    # Not the reason: the provider's words are for support, not for the customer's timeline.
+    "RefundFailed": ("payment_id", "amount_cents", "currency", "attempt", "code", "retryable"),
     "ShipmentRequested": ("attempt",),
     "ShipmentDispatched": ("carrier", "tracking_number"),
     "ShippingProblem": ("reason", "attempt"),

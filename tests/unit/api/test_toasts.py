@@ -140,3 +140,19 @@ def test_an_address_change_says_where_the_parcel_now_goes() -> None:
     assert timeline_text("ShippingAddressChanged", summary) == (
         "Shipping address changed to 10117 Berlin, DE"
     )
+
+
+def test_a_failed_refund_warns_that_it_is_delayed_without_the_providers_words() -> None:
+    summary: dict[str, SummaryValue] = {
+        "amount_cents": 1250,
+        "currency": "EUR",
+        "code": "refused",
+        "retryable": False,
+    }
+    assert toast_for("RefundFailed", summary) == Toast(
+        "warning", "Your refund of 12.50 EUR is delayed; we are looking into it."
+    )
+    assert timeline_text("RefundFailed", summary) == (
+        "Refund of 12.50 EUR not made yet: we are looking into it"
+    )
+    assert toast_for("RefundRetryRequested", {"reason": "retried by an operator"}) is None

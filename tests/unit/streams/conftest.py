@@ -18,12 +18,15 @@ from streams.contract import (
     OrderStatus,
     OrderStatusChanged,
     PaymentFailed,
+    PaymentReconciliationDue,
     PaymentRefunded,
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
     ProductPriceChanged,
+    RefundFailed,
     RefundRequested,
+    RefundRetryRequested,
     ReleaseStock,
     ReservationExpiryDue,
     ReserveStock,
@@ -74,6 +77,7 @@ def _samples() -> list[AnyEvent]:
         ),
         OrderCancelled(**common, reason="changed my mind"),
         PaymentRetryRequested(**common, payment_token="tok_mastercard"),
+        RefundRetryRequested(**common, reason="retried by an operator"),
         ShippingAddressChanged(**common, shipping_address=ADDRESS),
         OrderStatusChanged(
             **common, from_status=OrderStatus.PENDING, to_status=OrderStatus.RESERVED, reason="ok"
@@ -102,6 +106,17 @@ def _samples() -> list[AnyEvent]:
         PaymentRefunded(
             **common, refund_id="re_1", payment_id="pay_1", amount_cents=4500, currency="EUR"
         ),
+        RefundFailed(
+            **common,
+            payment_id="pay_1",
+            amount_cents=4500,
+            currency="EUR",
+            attempt=1,
+            code="refused",
+            reason="the card is expired",
+            retryable=False,
+        ),
+        PaymentReconciliationDue(**common, idempotency_key="shopstream:ord-1:charge:1"),
         ShipmentRequested(**common, address=ADDRESS, lines=LINES),
         ShipmentDispatched(**common, carrier="DHL", tracking_number="JD0146"),
         ShippingProblem(**common, reason="address not found", attempt=1),
