@@ -26,6 +26,14 @@ What each event does:
                            carries the address the order has when it is sent.
     OrderCancelled         -> CANCELLED from any state before SHIPPED; held stock released, and
                            what was paid refunded.
+    PaymentRefunded        the refund of that payment is done (``OrderState.refunds``); counted
+                           in ``refunded_cents`` if it is the order's own payment.
+    RefundFailed           the refund of that payment failed, with why and whether asking
+                           again may help; the order's status stays as it is.
+    RefundRetryRequested   every failed refund is requested again: under the same attempt
+                           (the same idempotency key) when the provider never answered, so
+                           that a refund made meanwhile is answered, not made twice; under the
+                           next attempt when it refused. Refused if no refund failed.
     ShipmentDispatched     PAID or SHIPPING_PROBLEM -> SHIPPED; CommitStock per held line (the
                            units leave the shelf).   ShipmentDelivered -> DELIVERED.
     ShippingProblem        the saga asks shipping to try again (attempt + 1) while attempts are
@@ -42,10 +50,10 @@ payment attempt) is not an error: it is recorded and changes nothing.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import ConfigDict, NonNegativeInt
+from pydantic import ConfigDict, NonNegativeInt, PositiveInt
 
 from streams.contract import (
     Address,
@@ -65,7 +73,10 @@ from streams.contract import (
     PaymentRetryRequested,
     PaymentSucceeded,
     Record,
+    RefundFailed,
+    RefundFailureCode,
     RefundRequested,
+    RefundRetryRequested,
     ReleaseStock,
     ReservationExpiryDue,
     ReserveStock,
@@ -77,6 +88,7 @@ from streams.contract import (
     StockRejected,
     StockReleased,
     StockReserved,
+    Text,
     TraceId,
     UtcDatetime,
     derive,
@@ -110,6 +122,36 @@ class SagaPolicy:
             raise ValueError("max_shipping_attempts and dedupe_window must be at least 1")
 
 
+RefundStatus: TypeAlias = Literal["requested", "refunded", "failed"]
+
+
+class Refund(Record):
+    """The refund of one payment, as the order knows it: asked for, made, or failed."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    payment_id: Id
+    amount_cents: PositiveInt
+    currency: Currency
+    # As first asked: a request under the same idempotency key must say the same again.
+    reason: Text
+    attempt: PositiveInt = 1  # the last requested
+    status: RefundStatus = "requested"
+    failure_code: RefundFailureCode | None = None
+    failure: str | None = None  # why it failed, while it is failed
+    retryable: bool = False
+
+    def request(self, order_id: str) -> RefundRequested:
+        return RefundRequested(
+            order_id=order_id,
+            payment_id=self.payment_id,
+            amount_cents=self.amount_cents,
+            currency=self.currency,
+            reason=self.reason,
+            attempt=self.attempt,
+        )
+
+
 class OrderState(Record):
     """One order as the saga knows it; stored as JSON in the orders agent's table."""
 
@@ -134,6 +176,7 @@ class OrderState(Record):
     payment_id: str | None = None
     paid_cents: NonNegativeInt = 0
     refunded_cents: NonNegativeInt = 0
+    refunds: tuple[Refund, ...] = ()  # one per payment given back, in the order asked
     shipment_attempts: NonNegativeInt = 0
     tracking_number: str | None = None
     processed_event_ids: tuple[UUID, ...] = ()
@@ -146,6 +189,26 @@ class OrderState(Record):
     @property
     def skus(self) -> frozenset[str]:
         return frozenset(line.sku for line in self.lines)
+
+    @property
+    def refund_status(self) -> RefundStatus | None:
+        """The order's refunds in one word, the one that needs attention first: ``failed`` if
+        any failed, else ``requested`` if any is under way, else ``refunded``; None if none
+        was asked for. A row from before refunds were tracked says ``refunded`` if it
+        counted one."""
+        statuses = {refund.status for refund in self.refunds}
+        for status in ("failed", "requested", "refunded"):
+            if status in statuses:
+                return status
+        return "refunded" if self.refunded_cents else None
+
+    @property
+    def refund_failure(self) -> str | None:
+        """Why the first failed refund failed, if one did."""
+        return next((r.failure for r in self.refunds if r.status == "failed"), None)
+
+    def refund_of(self, payment_id: str) -> Refund | None:
+        return next((r for r in self.refunds if r.payment_id == payment_id), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +302,10 @@ def _apply(state: OrderState | None, event: AnyEvent, now: datetime, policy: Sag
             return _payment_failed(state, event)
         case PaymentRefunded():
             return _payment_refunded(state, event)
+        case RefundFailed():
+            return _refund_failed(state, event)
+        case RefundRetryRequested():
+            return _refund_retry_requested(state)
         case PaymentRetryRequested():
             return _retry_requested(state, event, now, policy)
         case OrderCancelled():
@@ -328,7 +395,7 @@ def _payment_succeeded(state: OrderState, event: PaymentSucceeded) -> _Step:
     expected = (OrderStatus.RESERVED, state.payment_attempt, state.total_cents, state.currency)
     received = (state.status, event.attempt, event.amount_cents, event.currency)
     if received != expected:
-        return state, _refund_unwanted(state, event)
+        return _refund_unwanted(state, event)
     state, events = _move(state, OrderStatus.PAID, "payment received")
     state = state.model_copy(
         update={"payment_id": event.payment_id, "paid_cents": event.amount_cents}
@@ -351,11 +418,67 @@ def _payment_failed(state: OrderState, event: PaymentFailed) -> _Step:
 
 
 def _payment_refunded(state: OrderState, event: PaymentRefunded) -> _Step:
+    refund = state.refund_of(event.payment_id)
+    if refund is not None:
+        if refund.status == "refunded":
+            return state, []  # the same refund, confirmed again (a retry under its key)
+        done = refund.model_copy(
+            update={"status": "refunded", "failure_code": None, "failure": None}
+        )
+        state = _with_refund(state, done)
     if event.payment_id != state.payment_id:
         return state, []  # the refund of a payment the order never took
     return state.model_copy(
         update={"refunded_cents": state.refunded_cents + event.amount_cents}
     ), []
+
+
+def _refund_failed(state: OrderState, event: RefundFailed) -> _Step:
+    refund = state.refund_of(event.payment_id)
+    if refund is None:
+        # Asked for before the row kept its refunds: known from now on, by what failed.
+        refund = Refund(
+            payment_id=event.payment_id,
+            amount_cents=event.amount_cents,
+            currency=event.currency,
+            reason=f"refund of payment {event.payment_id}",
+            attempt=event.attempt,
+        )
+    if refund.status != "requested" or event.attempt != refund.attempt:
+        return state, []  # a refund done, already failed, or superseded
+    failed = refund.model_copy(
+        update={
+            "status": "failed",
+            "failure_code": event.code,
+            "failure": event.reason,
+            "retryable": event.retryable,
+        }
+    )
+    return _with_refund(state, failed), []
+
+
+def _refund_retry_requested(state: OrderState) -> _Step:
+    failed = [refund for refund in state.refunds if refund.status == "failed"]
+    if not failed:
+        asked = ", ".join(f"{r.payment_id}: {r.status}" for r in state.refunds) or "none asked"
+        raise _Refused(f"order {state.order_id} has no failed refund to retry ({asked})")
+    requests: list[AnyEvent] = []
+    for refund in failed:
+        # No answer: the same key, so the provider answers with the refund if it made one.
+        # Refused: the provider replays a refusal for its key; only a new one asks anew.
+        attempt = refund.attempt if refund.failure_code == "unavailable" else refund.attempt + 1
+        again = refund.model_copy(
+            update={
+                "attempt": attempt,
+                "status": "requested",
+                "failure_code": None,
+                "failure": None,
+                "retryable": False,
+            }
+        )
+        state = _with_refund(state, again)
+        requests.append(again.request(state.order_id))
+    return state, requests
 
 
 def _retry_requested(
@@ -377,15 +500,17 @@ def _cancelled(state: OrderState, event: OrderCancelled) -> _Step:
     paid = state.status in {OrderStatus.PAID, OrderStatus.SHIPPING_PROBLEM}
     state, events = _move(state, OrderStatus.CANCELLED, f"cancelled: {event.reason}")
     outstanding = state.paid_cents - state.refunded_cents
-    if paid and state.payment_id is not None and outstanding > 0:
-        refund = RefundRequested(
-            order_id=state.order_id,
-            payment_id=state.payment_id,
+    payment_id = state.payment_id
+    asked = payment_id is not None and state.refund_of(payment_id) is not None
+    if paid and payment_id is not None and outstanding > 0 and not asked:
+        refund = Refund(
+            payment_id=payment_id,
             amount_cents=outstanding,
             currency=state.currency,
-            reason=f"order cancelled: {event.reason}",
+            reason=_reason(f"order cancelled: {event.reason}"),
         )
-        events.append(refund)
+        state = _with_refund(state, refund)
+        events.append(refund.request(state.order_id))
     state, released = _release_held(state, "order cancelled")
     return state, events + released
 
@@ -474,22 +599,36 @@ def _release_held(state: OrderState, reason: str) -> _Step:
     return state.model_copy(update={"reserved_skus": frozenset()}), released
 
 
-def _refund_unwanted(state: OrderState, event: PaymentSucceeded) -> list[AnyEvent]:
-    if event.amount_cents == 0:
-        return []  # nothing was taken, nothing to give back
+def _refund_unwanted(state: OrderState, event: PaymentSucceeded) -> _Step:
+    if event.amount_cents == 0 or state.refund_of(event.payment_id) is not None:
+        return state, []  # nothing was taken, or it is being given back already
     reason = (
         f"payment {event.payment_id} (attempt {event.attempt}, {event.amount_cents} "
         f"{event.currency}) arrived while the order was {state.status} awaiting attempt "
         f"{state.payment_attempt} of {state.total_cents} {state.currency}"
     )
-    refund = RefundRequested(
-        order_id=state.order_id,
+    refund = Refund(
         payment_id=event.payment_id,
         amount_cents=event.amount_cents,
         currency=event.currency,
-        reason=reason,
+        reason=_reason(reason),
     )
-    return [refund]
+    return _with_refund(state, refund), [refund.request(state.order_id)]
+
+
+def _with_refund(state: OrderState, refund: Refund) -> OrderState:
+    """The state with ``refund`` in place of the one of its payment, or added after the rest."""
+    others = [r for r in state.refunds if r.payment_id != refund.payment_id]
+    if len(others) == len(state.refunds):
+        return state.model_copy(update={"refunds": (*state.refunds, refund)})
+    refunds = tuple(refund if r.payment_id == refund.payment_id else r for r in state.refunds)
+    return state.model_copy(update={"refunds": refunds})
+
+
+def _reason(text: str) -> str:
+    # A reason travels in RefundRequested.reason, whose contract ends at 1000 characters (a
+    # cancellation's own reason may come close to that on its own).
+    return text if len(text) <= 1000 else text[:999] + "…"
 
 
 def _require_line(state: OrderState, sku: str) -> None:

@@ -19,7 +19,10 @@ from streams.contract import (
     PaymentRequested,
     PaymentRetryRequested,
     PaymentSucceeded,
+    RefundFailed,
+    RefundFailureCode,
     RefundRequested,
+    RefundRetryRequested,
     ReleaseStock,
     ReservationExpiryDue,
     ReserveStock,
@@ -385,6 +388,162 @@ def test_a_confirmed_refund_of_the_orders_payment_is_counted() -> None:
     stray = refund.model_copy(update={"event_id": uuid4(), "payment_id": "pay-other"})
     order.hear(stray)
     assert order.current.refunded_cents == TOTAL
+
+
+# --- refunds: requested, made, failed, retried ------------------------------------------
+
+
+def refunded(payment_id: str = "pay-1", amount: int = TOTAL) -> PaymentRefunded:
+    return PaymentRefunded(
+        order_id="ord-1",
+        refund_id="re-1",
+        payment_id=payment_id,
+        amount_cents=amount,
+        currency="EUR",
+    )
+
+
+def refund_failed(
+    code: RefundFailureCode = "refused", attempt: int = 1, retryable: bool = False
+) -> RefundFailed:
+    return RefundFailed(
+        order_id="ord-1",
+        payment_id="pay-1",
+        amount_cents=TOTAL,
+        currency="EUR",
+        attempt=attempt,
+        code=code,
+        reason="processing_error: the card is expired",
+        retryable=retryable,
+    )
+
+
+def refund_status(order: Order) -> str | None:
+    # Read afresh: a type checker would keep what an earlier assert on the property said.
+    return order.current.refund_status
+
+
+def retry_refund() -> RefundRetryRequested:
+    return RefundRetryRequested(order_id="ord-1", reason="retried by an operator")
+
+
+def cancelled_paid_order() -> Order:
+    order = paid_order()
+    order.hear(cancelled())
+    return order
+
+
+def test_a_refund_asked_for_is_on_the_order_as_requested_until_it_is_made() -> None:
+    order = cancelled_paid_order()
+    [refund] = order.current.refunds
+    assert (refund.payment_id, refund.amount_cents, refund.attempt, refund.status) == (
+        "pay-1",
+        TOTAL,
+        1,
+        "requested",
+    )
+    assert order.current.refund_status == "requested"
+
+    order.hear(refunded())
+    assert refund_status(order) == "refunded"
+    assert order.current.refunded_cents == TOTAL
+
+
+def test_a_failed_refund_is_recorded_with_why_and_the_status_stays() -> None:
+    order = cancelled_paid_order()
+    decision = order.hear(refund_failed(retryable=True))
+    assert decision.events == ()
+    assert order.status is S.CANCELLED
+    assert order.current.refund_status == "failed"
+    assert order.current.refund_failure == "processing_error: the card is expired"
+    [refund] = order.current.refunds
+    assert (refund.failure_code, refund.retryable) == ("refused", True)
+    assert order.current.refunded_cents == 0
+
+
+def test_the_failure_of_a_superseded_refund_attempt_changes_nothing() -> None:
+    order = cancelled_paid_order()
+    order.hear(refund_failed(), retry_refund())
+    before = order.current.refunds
+    order.hear(refund_failed(attempt=1).model_copy(update={"event_id": uuid4()}))
+    assert order.current.refunds == before
+    assert order.current.refund_status == "requested"
+
+
+def test_a_refused_refund_is_retried_under_the_next_attempt_with_the_same_request() -> None:
+    order = cancelled_paid_order()
+    [first] = of_type(order.decisions[-1], RefundRequested)
+    order.hear(refund_failed("refused"))
+
+    [again] = of_type(order.hear(retry_refund()), RefundRequested)
+
+    assert again.attempt == 2
+    assert (again.payment_id, again.amount_cents, again.currency, again.reason) == (
+        first.payment_id,
+        first.amount_cents,
+        first.currency,
+        first.reason,
+    )
+    assert order.current.refund_status == "requested"
+    assert order.current.refund_failure is None
+
+
+def test_a_refund_nobody_answered_is_retried_under_the_same_attempt_and_key() -> None:
+    order = cancelled_paid_order()
+    order.hear(refund_failed("unavailable", retryable=True))
+    [again] = of_type(order.hear(retry_refund()), RefundRequested)
+    # The same attempt is the same idempotency key: a refund made meanwhile is answered again.
+    assert again.attempt == 1
+
+
+def test_a_retried_refund_once_made_is_counted_once_however_often_confirmed() -> None:
+    order = cancelled_paid_order()
+    order.hear(refund_failed("unavailable", retryable=True), retry_refund(), refunded())
+    order.hear(refunded().model_copy(update={"event_id": uuid4()}))  # replayed under its key
+    assert order.current.refund_status == "refunded"
+    assert order.current.refunded_cents == TOTAL
+
+
+def test_the_failure_of_a_refund_asked_for_before_refunds_were_kept_is_recorded() -> None:
+    order = cancelled_paid_order()
+    order.state = order.current.model_copy(update={"refunds": ()})  # a row from before
+    order.hear(refund_failed())
+    assert order.current.refund_status == "failed"
+    [again] = of_type(order.hear(retry_refund()), RefundRequested)
+    assert (again.payment_id, again.amount_cents, again.attempt) == ("pay-1", TOTAL, 2)
+
+
+def test_a_refund_retry_without_a_failed_refund_is_refused() -> None:
+    assert "no failed refund" in cancelled_paid_order().refuses(retry_refund())
+    assert "none asked" in paid_order().refuses(retry_refund())
+
+
+def test_a_payment_the_order_cannot_keep_is_refunded_once_and_tracked() -> None:
+    order = reserved_order()
+    order.hear(cancelled())
+    first = order.hear(succeeded())
+    again = order.hear(succeeded().model_copy(update={"event_id": uuid4()}))
+    assert len(of_type(first, RefundRequested)) == 1
+    assert of_type(again, RefundRequested) == []
+    assert order.current.refund_status == "requested"
+    order.hear(refunded())
+    assert refund_status(order) == "refunded"
+    # Not the order's payment: nothing was paid for the order, nothing counts as refunded.
+    assert order.current.refunded_cents == 0
+
+
+def test_a_row_from_before_refunds_were_tracked_still_says_it_was_refunded() -> None:
+    row = paid_order().current.model_copy(update={"refunded_cents": TOTAL, "refunds": ()})
+    assert row.refund_status == "refunded"
+    assert paid_order().current.refund_status is None
+
+
+def test_a_long_cancellation_reason_still_asks_for_a_refund_within_the_contract() -> None:
+    order = paid_order()
+    # Short enough for the status change's reason, too long once the refund prefixes it.
+    long = cancelled().model_copy(update={"reason": "x" * 985})
+    [refund] = of_type(order.hear(long), RefundRequested)
+    assert len(refund.reason) == 1000
 
 
 # --- news: what the stored row tells its followers --------------------------------------
