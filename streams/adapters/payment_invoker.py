@@ -14,6 +14,9 @@ the provider charges at most once however often it is asked:
     - a decline, insufficient funds, an ``invalid`` answer (``PaymentRequestInvalid``) or
       a misconfiguration (``PaymentInvokeError``: no such function, access denied) is not.
 
+``lookup`` asks what became of a charge (``streams.adapters.payment_messages``); only an
+unknown outcome is retried, since the charge's own answer, a refusal included, is the answer.
+
 ``charge_event`` and ``refund_event`` turn an answer into the contract's event, its envelope
 derived from the request's, so a request redelivered and asked again yields the very same event.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import traceback
 import uuid
@@ -55,6 +59,9 @@ from streams.adapters.payment_messages import (
     ChargeRequest,
     Failed,
     Invalid,
+    LookupAnswer,
+    LookupRequest,
+    NotFound,
     RefundAnswer,
     Refunded,
     RefundRequest,
@@ -65,6 +72,8 @@ from streams.contract import (
     PaymentRefunded,
     PaymentRequested,
     PaymentSucceeded,
+    RefundFailed,
+    RefundFailureCode,
     RefundRequested,
     derive,
 )
@@ -73,6 +82,7 @@ log = get_logger(__name__)
 
 ChargeResult: TypeAlias = Charged | Failed
 RefundResult: TypeAlias = Refunded | Failed
+LookupResult: TypeAlias = Charged | Failed | NotFound
 Handler: TypeAlias = Callable[[Any, Any], Any]
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
 
@@ -93,10 +103,17 @@ _TRANSIENT_AWS_CODES: Final = frozenset(
         "ServiceException",
     }
 )
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CHARGE_ANSWER: Final = TypeAdapter[Charged | Failed | Invalid](ChargeAnswer)
 _REFUND_ANSWER: Final = TypeAdapter[Refunded | Failed | Invalid](RefundAnswer)
+_LOOKUP_ANSWER: Final = TypeAdapter[Charged | Failed | NotFound | Invalid](LookupAnswer)
 
-_A = TypeVar("_A", Charged | Failed | Invalid, Refunded | Failed | Invalid)
+_A = TypeVar(
+    "_A",
+    Charged | Failed | Invalid,
+    Refunded | Failed | Invalid,
+    Charged | Failed | NotFound | Invalid,
+)
 
 
 class PaymentInvokeError(Exception):
@@ -158,6 +175,10 @@ class PaymentInvoker(Protocol):
         need a key each)."""
         ...
 
+    async def lookup(self, request: PaymentRequested, idempotency_key: str) -> LookupResult:
+        """What became of the charge asked for under this key; never charges."""
+        ...
+
 
 def payment_invoker(settings: Settings) -> PaymentInvoker:
     match settings.payment_invoker:
@@ -194,6 +215,38 @@ def charge_event(
     return derive(
         answer, cause_id=request.event_id, tag=answer.type, trace_id=request.trace_id, now=now
     )
+
+
+def refund_failed_event(
+    request: RefundRequested,
+    code: RefundFailureCode,
+    reason: str,
+    *,
+    retryable: bool,
+    now: datetime,
+) -> RefundFailed:
+    """The event telling the order its refund was not made (or not confirmed), derived from
+    the request's like every answer."""
+    failed = RefundFailed(
+        order_id=request.order_id,
+        payment_id=request.payment_id,
+        amount_cents=request.amount_cents,
+        currency=request.currency,
+        attempt=request.attempt,
+        code=code,
+        reason=_one_text(reason),
+        retryable=retryable,
+    )
+    return derive(
+        failed, cause_id=request.event_id, tag=failed.type, trace_id=request.trace_id, now=now
+    )
+
+
+def _one_text(reason: str) -> str:
+    # A provider's message or an exception's text, as the contract's Text takes it: no control
+    # characters but line breaks, at most 1000 characters.
+    cleaned = _CONTROL.sub(" ", reason).strip() or "no reason given"
+    return cleaned if len(cleaned) <= 1000 else cleaned[:999] + "…"
 
 
 def refund_event(request: RefundRequested, result: Refunded, now: datetime) -> PaymentRefunded:
@@ -233,7 +286,21 @@ class _RetryingInvoker(ABC):
             raise PaymentRequestInvalid(answer.message)
         return answer
 
-    async def _ask(self, request: ChargeRequest | RefundRequest, answers: TypeAdapter[_A]) -> _A:
+    async def lookup(self, request: PaymentRequested, idempotency_key: str) -> LookupResult:
+        answer = await self._ask(
+            LookupRequest.of(request, idempotency_key), _LOOKUP_ANSWER, retry_refusals=False
+        )
+        if isinstance(answer, Invalid):
+            raise PaymentRequestInvalid(answer.message)
+        return answer
+
+    async def _ask(
+        self,
+        request: ChargeRequest | RefundRequest | LookupRequest,
+        answers: TypeAdapter[_A],
+        *,
+        retry_refusals: bool = True,
+    ) -> _A:
         payload = request.model_dump(mode="json")
         bound = log.bind(
             order_id=request.order_id,
@@ -257,7 +324,8 @@ class _RetryingInvoker(ABC):
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
             sleep=self._sleep,
-            retry=retry_if_exception_type(PaymentUnavailable) | retry_if_result(_retryable),
+            retry=retry_if_exception_type(PaymentUnavailable)
+            | retry_if_result(_retryable if retry_refusals else _never),
             before_sleep=before_sleep,
             # Out of attempts: a retryable refusal is the answer; an unknown outcome is raised.
             retry_error_callback=_last_outcome,
@@ -272,6 +340,10 @@ class _RetryingInvoker(ABC):
 
 def _retryable(answer: object) -> bool:
     return isinstance(answer, Failed) and answer.retryable
+
+
+def _never(answer: object) -> bool:
+    return False
 
 
 def _last_outcome(state: RetryCallState) -> Any:

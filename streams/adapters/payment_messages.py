@@ -12,6 +12,10 @@ breaking older invokers.
 An answer is one of: ``succeeded`` (a charge's ``payment_id`` or a refund's ``refund_id``),
 ``failed`` (the provider refused the card: one of the contract's failure codes), or
 ``invalid`` (the request itself was wrong; nothing was charged or refunded).
+
+A ``lookup`` asks what became of a charge, by its idempotency key (and the order and attempt
+it was made for), and never charges: it is answered like the charge was (``succeeded`` or
+``failed``), or ``not_found`` when the provider knows of no such charge.
 """
 
 from typing import Annotated, Literal, Self, TypeAlias
@@ -82,6 +86,19 @@ class RefundRequest(_Request):
         )
 
 
+class LookupRequest(_Request):
+    action: Literal["lookup"] = "lookup"
+    order_id: Id
+    attempt: PositiveInt
+    idempotency_key: IdempotencyKey
+
+    @classmethod
+    def of(cls, command: PaymentRequested, idempotency_key: str) -> Self:
+        return cls(
+            order_id=command.order_id, attempt=command.attempt, idempotency_key=idempotency_key
+        )
+
+
 class Charged(_Answer):
     status: Literal["succeeded"] = "succeeded"
     payment_id: Id
@@ -106,6 +123,12 @@ class Failed(_Answer):
     retryable: bool
 
 
+class NotFound(_Answer):
+    """The provider knows of no charge under the key: none was made, as far as it can tell."""
+
+    status: Literal["not_found"] = "not_found"
+
+
 class Invalid(_Answer):
     """The request was wrong; nothing happened at the provider."""
 
@@ -114,7 +137,10 @@ class Invalid(_Answer):
 
 
 PaymentFunctionRequest: TypeAlias = Annotated[
-    ChargeRequest | RefundRequest, Field(discriminator="action")
+    ChargeRequest | RefundRequest | LookupRequest, Field(discriminator="action")
 ]
 ChargeAnswer: TypeAlias = Annotated[Charged | Failed | Invalid, Field(discriminator="status")]
 RefundAnswer: TypeAlias = Annotated[Refunded | Failed | Invalid, Field(discriminator="status")]
+LookupAnswer: TypeAlias = Annotated[
+    Charged | Failed | NotFound | Invalid, Field(discriminator="status")
+]

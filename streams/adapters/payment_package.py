@@ -34,7 +34,11 @@ from typing import Final, Literal
 
 from shopstream.aws import aws_client
 from shopstream.settings import Settings
-from streams.adapters.payment_function import ENV_PROVIDER, ENV_STRIPE_API_KEY
+from streams.adapters.payment_function import (
+    ENV_PROVIDER,
+    ENV_SIMULATED_LATE_ANSWER_S,
+    ENV_STRIPE_API_KEY,
+)
 
 HANDLER: Final = "streams.adapters.payment_function.handler"
 RUNTIME: Final = "python3.11"
@@ -109,6 +113,9 @@ def function_environment(settings: Settings) -> dict[str, str]:
     environment: dict[str, str] = {ENV_PROVIDER: settings.payment_provider}
     if settings.payment_provider == "stripe" and settings.stripe_api_key is not None:
         environment[ENV_STRIPE_API_KEY] = settings.stripe_api_key.get_secret_value()
+    if settings.payment_provider == "simulated":
+        # The late-answering test card answers a second after the invoker stops waiting.
+        environment[ENV_SIMULATED_LATE_ANSWER_S] = f"{settings.payment_timeout_s + 1:g}"
     return environment
 
 

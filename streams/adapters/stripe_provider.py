@@ -8,6 +8,13 @@ charge twice: Stripe replays its first answer for a key, for 24 hours. That repl
 card errors, so retrying a ``processing_error`` under the same key gets the same error back;
 only a new attempt (a new key) asks the card network again.
 
+A lookup (what became of a charge whose answer was lost) searches the PaymentIntents by the
+metadata every charge carries (order and attempt): Stripe's documented way to find objects by
+metadata. Search is not read-after-write consistent (new objects show within about a minute,
+up to an hour behind during Stripe's outages), so a charge not found is only taken as never
+made well after it was asked for (``ReconciliationPolicy.settle_s``); within Stripe's 24 hours
+of idempotency a charge asked again under its key is replayed anyway, never made twice.
+
 What Stripe answers becomes one of our answers:
     - a CardError: ``failed``, with Stripe's code (or decline code) mapped onto ours;
     - a request Stripe refuses (InvalidRequestError, IdempotencyError): ``invalid``, except
@@ -25,6 +32,8 @@ from streams.adapters.payment_messages import (
     ChargeRequest,
     Failed,
     Invalid,
+    LookupRequest,
+    NotFound,
     Refunded,
     RefundRequest,
 )
@@ -37,6 +46,10 @@ SDK_REQUIREMENT: Final = "stripe==16.1.0"
 _DECLINED: Final = "Your card was declined."
 _MAX_MESSAGE: Final = 1000  # PaymentFailed.message's limit
 _MAX_METADATA_VALUE: Final = 500  # Stripe's limit on one metadata value
+# A PaymentIntent in one of these has not settled yet: neither charged nor failed.
+_UNSETTLED: Final = frozenset(
+    {"processing", "requires_action", "requires_confirmation", "requires_capture"}
+)
 
 
 class StripeProvider:
@@ -118,18 +131,64 @@ class StripeProvider:
             currency=refund.currency.upper(),
         )
 
+    def lookup(self, request: LookupRequest) -> Charged | Failed | NotFound | Invalid:
+        try:
+            import stripe  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as error:
+            raise _missing_sdk() from error
+        query = (
+            f"metadata['order_id']:'{_quoted(request.order_id)}' AND "
+            f"metadata['attempt']:'{request.attempt}'"
+        )
+        try:
+            found = stripe.PaymentIntent.search(api_key=self._api_key, query=query, limit=10)
+        except stripe.InvalidRequestError as error:
+            return Invalid(message=_message(error))
+        intents = list(found.data)
+        if not intents:
+            return NotFound()
+        for intent in intents:
+            if intent.status == "succeeded":
+                return Charged(
+                    payment_id=intent.id,
+                    amount_cents=intent.amount,
+                    currency=intent.currency.upper(),
+                )
+        for intent in intents:
+            if intent.status in _UNSETTLED:
+                # Raised, as an unknown outcome: the agent looks again later.
+                raise RuntimeError(f"PaymentIntent {intent.id} is {intent.status!r}, not settled")
+        return intent_failure(intents[0])
+
+
+def intent_failure(intent: stripe.PaymentIntent) -> Failed:
+    """Our failure for a PaymentIntent whose confirmation failed (``requires_payment_method``
+    with its ``last_payment_error``) or that was cancelled."""
+    error = intent.last_payment_error
+    if error is None:
+        return Failed(code="card_declined", message=_DECLINED, retryable=False)
+    message = (error.message or _DECLINED)[:_MAX_MESSAGE]
+    return _failure({error.code, error.decline_code}, message)
+
 
 def card_failure(error: stripe.CardError) -> Failed:
     """Our failure for Stripe's CardError. Insufficient funds arrives as ``card_declined``
     with decline code ``insufficient_funds``; a processing error as its own code."""
     decline_code = error.error.decline_code if error.error is not None else None
-    reasons = {error.code, decline_code}
-    message = _message(error, default=_DECLINED)
+    return _failure({error.code, decline_code}, _message(error, default=_DECLINED))
+
+
+def _failure(reasons: set[str | None], message: str) -> Failed:
     if "processing_error" in reasons:
         return Failed(code="processing_error", message=message, retryable=True)
     if "insufficient_funds" in reasons:
         return Failed(code="insufficient_funds", message=message, retryable=False)
     return Failed(code="card_declined", message=message, retryable=False)
+
+
+def _quoted(value: str) -> str:
+    """``value`` inside a search query's single quotes (a quote or backslash escaped)."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _payment_method(token: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from streams.adapters.payment_package import (
     build_package,
     code_sha256,
     deploy_function,
+    function_environment,
     lambda_architecture,
 )
 from streams.contract import PaymentRequested
@@ -162,7 +163,8 @@ async def test_the_package_deploys_to_lambda_as_built(
     assert configuration["CodeSha256"] == code_sha256(package)
     assert configuration["CodeSize"] == len(package_bytes)
     assert configuration["Timeout"] == math.ceil(settings.payment_timeout_s)
-    assert configuration["Environment"]["Variables"] == {"PAYMENT_PROVIDER": "simulated"}
+    assert configuration["Environment"]["Variables"] == function_environment(settings)
+    assert configuration["Environment"]["Variables"]["PAYMENT_PROVIDER"] == "simulated"
 
 
 async def test_deploying_again_updates_the_function_in_place(

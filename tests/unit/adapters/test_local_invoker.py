@@ -25,8 +25,9 @@ from streams.adapters.payment_invoker import (
     charge_event,
     payment_invoker,
     refund_event,
+    refund_failed_event,
 )
-from streams.adapters.payment_messages import Charged, Failed, Refunded
+from streams.adapters.payment_messages import Charged, Failed, NotFound, Refunded
 from streams.contract import (
     PaymentFailed,
     PaymentRefunded,
@@ -388,3 +389,71 @@ def test_a_local_invoker_for_stripe_without_a_key_fails_at_once() -> None:
 )
 def test_the_settings_choose_the_invoker(mode: str, kind: type) -> None:
     assert isinstance(payment_invoker(settings(payment_invoker=mode)), kind)
+
+
+# --- lookups: what became of a charge, never a charge -----------------------------------
+
+
+async def test_a_lookup_answers_the_charge_made_under_the_key_without_charging(
+    recorder: Recorder,
+) -> None:
+    invoker = local(recorder)
+    made = await invoker.charge(command(), "k")
+    assert await invoker.lookup(command(), "k") == made
+    assert isinstance(await invoker.lookup(command(attempt=2), "other"), NotFound)
+    assert [event["action"] for event in recorder.events] == ["charge", "lookup", "lookup"]
+
+
+async def test_a_charge_found_refused_is_the_answer_and_is_not_asked_again() -> None:
+    script = Script(PROCESSING_ERROR)
+    found = await local(script).lookup(command(), "k")
+    assert isinstance(found, Failed) and found.retryable
+    assert len(script.events) == 1
+    assert script.events[0] == {
+        "action": "lookup",
+        "order_id": "ord-1",
+        "attempt": 1,
+        "idempotency_key": "k",
+    }
+
+
+async def test_a_lookup_without_an_answer_is_retried_then_unavailable(
+    released: list[Script],
+) -> None:
+    script = Script("hang")
+    released.append(script)
+    with pytest.raises(PaymentUnavailable):
+        await local(script).lookup(command(), "k")
+    assert len(script.events) == MAX_ATTEMPTS
+
+
+async def test_a_function_that_does_not_know_lookups_is_an_invalid_request() -> None:
+    script = Script({"status": "invalid", "message": "action: Input tag 'lookup' ..."})
+    with pytest.raises(PaymentRequestInvalid, match="lookup"):
+        await local(script).lookup(command(), "k")
+
+
+def test_a_refund_failure_becomes_the_orders_refund_failed_event_of_the_request() -> None:
+    request = RefundRequested(
+        order_id="ord-1",
+        payment_id="pay_1",
+        amount_cents=4500,
+        currency="EUR",
+        reason="cancelled",
+        attempt=2,
+    )
+    failed = refund_failed_event(
+        request, "refused", "card expired\x00\nreally", retryable=False, now=NOW
+    )
+    again = refund_failed_event(
+        request, "refused", "card expired\x00\nreally", retryable=False, now=NOW
+    )
+    assert failed == again  # the same id for the same request: the saga dedupes a replay
+    assert (failed.payment_id, failed.amount_cents, failed.attempt, failed.code) == (
+        "pay_1",
+        4500,
+        2,
+        "refused",
+    )
+    assert failed.reason == "card expired \nreally"
+    assert failed.trace_id == request.trace_id

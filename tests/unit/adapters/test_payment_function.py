@@ -1,4 +1,6 @@
 import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -40,6 +42,10 @@ def refund(
         "idempotency_key": key,
         "reason": "cancelled by the customer",
     }
+
+
+def lookup(*, key: str = "key-1", order_id: str = "ord-1", attempt: int = 1) -> dict[str, Any]:
+    return {"action": "lookup", "order_id": order_id, "attempt": attempt, "idempotency_key": key}
 
 
 @pytest.fixture
@@ -209,6 +215,71 @@ def test_a_payment_made_before_a_restart_can_still_be_refunded(
 ) -> None:
     answer = function(refund("pay_from_before_the_restart", amount=100), None)
     assert answer["status"] == "succeeded"
+
+
+def test_every_refund_of_a_refund_fail_card_is_refused_and_replayed_for_its_key(
+    function: PaymentFunction,
+) -> None:
+    payment_id = function(charge("tok_refundFail"), None)["payment_id"]
+    first = function(refund(payment_id, key="r1"), None)
+    assert first["status"] == "failed"
+    assert "expired_or_canceled_card" in first["message"]
+    assert function(refund(payment_id, key="r1"), None) == first
+    assert function(refund(payment_id, key="r2"), None)["status"] == "failed"
+
+
+# --- looking a charge up ------------------------------------------------------------------
+
+
+def test_a_lookup_answers_the_charge_made_under_the_key(function: PaymentFunction) -> None:
+    made = function(charge(key="k"), None)
+    assert function(lookup(key="k"), None) == made
+
+
+def test_a_lookup_answers_a_refused_charge_as_refused(function: PaymentFunction) -> None:
+    refused = function(charge("tok_chargeDeclined", key="k"), None)
+    assert function(lookup(key="k"), None) == refused
+
+
+def test_a_lookup_of_a_key_never_charged_is_not_found_and_charges_nothing(
+    function: PaymentFunction,
+) -> None:
+    assert function(lookup(key="k"), None) == {"status": "not_found"}
+    assert function(lookup(key="k"), None) == {"status": "not_found"}
+
+
+def test_a_lookup_for_another_order_than_the_keys_is_invalid(function: PaymentFunction) -> None:
+    function(charge(key="k"), None)
+    answer = function(lookup(key="k", order_id="ord-2"), None)
+    assert answer["status"] == "invalid"
+    assert "ord-1" in answer["message"]
+
+
+def test_the_late_answer_card_is_charged_at_once_and_answered_too_late() -> None:
+    function = PaymentFunction(SimulatedProvider(late_answer_s=0.5))
+    answers: list[dict[str, Any]] = []
+    started = time.monotonic()
+    caller = threading.Thread(
+        target=lambda: answers.append(function(charge("tok_simulatedLateAnswer", key="k"), None))
+    )
+    caller.start()
+    time.sleep(0.1)
+    # While the caller still waits, a lookup finds the charge, answered at once.
+    found = function(lookup(key="k"), None)
+    assert found["status"] == "succeeded"
+    assert time.monotonic() - started < 0.5
+    caller.join()
+    assert time.monotonic() - started >= 0.5
+    assert answers == [found]
+
+
+def test_the_late_answer_comes_as_late_as_the_environment_says() -> None:
+    function = PaymentFunction.from_environment({"SIMULATED_LATE_ANSWER_S": "0.1"})
+    started = time.monotonic()
+    function(charge("tok_simulatedLateAnswer"), None)
+    assert 0.1 <= time.monotonic() - started < 5
+    with pytest.raises(ConfigurationError, match="SIMULATED_LATE_ANSWER_S"):
+        PaymentFunction.from_environment({"SIMULATED_LATE_ANSWER_S": "soon"})
 
 
 def test_the_lambda_entry_point_defaults_to_the_simulated_provider(

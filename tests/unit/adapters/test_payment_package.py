@@ -96,9 +96,15 @@ def test_the_unzipped_package_answers_in_a_fresh_interpreter_like_lambdas(
 
 
 def test_the_function_environment_carries_the_provider_but_no_unneeded_secret() -> None:
-    simulated = Settings(payment_provider="simulated", stripe_api_key=SecretStr("sk_test_x"))
+    simulated = Settings(
+        payment_provider="simulated", stripe_api_key=SecretStr("sk_test_x"), payment_timeout_s=10
+    )
     stripe = Settings(payment_provider="stripe", stripe_api_key=SecretStr("sk_test_x"))
-    assert function_environment(simulated) == {"PAYMENT_PROVIDER": "simulated"}
+    # The simulation's late-answering card answers a second after the invoker stops waiting.
+    assert function_environment(simulated) == {
+        "PAYMENT_PROVIDER": "simulated",
+        "SIMULATED_LATE_ANSWER_S": "11",
+    }
     assert function_environment(stripe) == {
         "PAYMENT_PROVIDER": "stripe",
         "STRIPE_API_KEY": "sk_test_x",

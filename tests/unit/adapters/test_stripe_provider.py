@@ -15,6 +15,8 @@ from streams.adapters.payment_messages import (
     ChargeRequest,
     Failed,
     Invalid,
+    LookupRequest,
+    NotFound,
     Refunded,
     RefundRequest,
 )
@@ -234,3 +236,95 @@ def test_the_function_answers_stripes_decline_in_the_wire_shape(
         "message": "Declined.",
         "retryable": False,
     }
+
+
+# --- looking a charge up: a search by the metadata every charge carries ---------------------
+
+
+def found(*intents: dict[str, Any]) -> Any:
+    return stripe.SearchResultObject.construct_from(
+        {"object": "search_result", "url": "/v1/payment_intents/search", "has_more": False,
+         "data": [{"object": "payment_intent", "amount": 4500, "currency": "eur", **i}
+                  for i in intents]},
+        API_KEY,
+    )  # fmt: skip
+
+
+def lookup_request(order_id: str = "ord-1") -> LookupRequest:
+    return LookupRequest(order_id=order_id, attempt=2, idempotency_key="shopstream:ord-1:charge:2")
+
+
+def search(monkeypatch: pytest.MonkeyPatch, answer: object) -> FakeCall:
+    fake = FakeCall(answer)
+    monkeypatch.setattr(stripe.PaymentIntent, "search", fake)
+    return fake
+
+
+def test_a_lookup_searches_by_the_order_and_attempt_the_charge_was_made_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = search(monkeypatch, found({"id": "pi_123", "status": "succeeded"}))
+    answer = StripeProvider(API_KEY).lookup(lookup_request())
+    assert answer == Charged(payment_id="pi_123", amount_cents=4500, currency="EUR")
+    assert calls.calls == [
+        {
+            "api_key": API_KEY,
+            "query": "metadata['order_id']:'ord-1' AND metadata['attempt']:'2'",
+            "limit": 10,
+        }
+    ]
+
+
+def test_a_lookup_quotes_what_the_query_language_would_misread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = search(monkeypatch, found())
+    StripeProvider(API_KEY).lookup(lookup_request("ord-'1'\\"))
+    [params] = calls.calls
+    assert params["query"].startswith(r"metadata['order_id']:'ord-\'1\'\\' AND")
+
+
+def test_a_charge_stripe_has_no_payment_intent_for_is_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    search(monkeypatch, found())
+    assert StripeProvider(API_KEY).lookup(lookup_request()) == NotFound()
+
+
+def test_a_charge_whose_confirmation_failed_is_answered_with_its_card_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    error = {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+             "message": "Your card has insufficient funds."}  # fmt: skip
+    search(
+        monkeypatch,
+        found({"id": "pi_1", "status": "requires_payment_method", "last_payment_error": error}),
+    )
+    answer = StripeProvider(API_KEY).lookup(lookup_request())
+    assert answer == Failed(
+        code="insufficient_funds", message="Your card has insufficient funds.", retryable=False
+    )
+
+
+def test_a_succeeded_payment_intent_wins_over_a_failed_one_for_the_same_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    search(
+        monkeypatch,
+        found({"id": "pi_1", "status": "canceled"}, {"id": "pi_2", "status": "succeeded"}),
+    )
+    answer = StripeProvider(API_KEY).lookup(lookup_request())
+    assert isinstance(answer, Charged) and answer.payment_id == "pi_2"
+
+
+def test_a_payment_intent_not_settled_yet_is_raised_as_an_unknown_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    search(monkeypatch, found({"id": "pi_1", "status": "processing"}))
+    with pytest.raises(RuntimeError, match="processing"):
+        StripeProvider(API_KEY).lookup(lookup_request())
+
+
+def test_a_search_stripe_refuses_is_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    search(monkeypatch, stripe.InvalidRequestError("Search is not available", "query"))
+    assert isinstance(StripeProvider(API_KEY).lookup(lookup_request()), Invalid)
