@@ -210,8 +210,18 @@ class Settings(BaseSettings):
     # threads; Lambda's reserved concurrency plays this part in AWS).
     payment_function_concurrency: int = 16
     stripe_api_key: SecretStr | None = None
-    # An unreachable payment function leaves the outcome unknown: ask again this long, then
-    # dead-letter the request for an operator (never report a failure that is not known).
+    # A charge or refund the payment function left unanswered (after its attempts) is kept and
+    # looked at again: a timer checks every payment_reconcile_interval_s which are due; the
+    # first look comes that long after, each next one twice as long after the last, up to
+    # payment_reconcile_max_wait_s apart. A charge is looked up, never made again to find out.
+    payment_reconcile_interval_s: float = 5.0
+    payment_reconcile_max_wait_s: float = 300.0
+    # A charge the provider does not know of counts as never made (the order's payment failed)
+    # only this long after it was last asked for: Stripe's search shows new charges within
+    # about a minute.
+    payment_reconcile_settle_s: float = 120.0
+    # A refund the provider has not answered for this long is reported failed on its order
+    # (RefundFailed, code "unavailable"), for an operator to retry.
     payment_unavailable_give_up_s: float = 300.0
 
     # Saga timing.

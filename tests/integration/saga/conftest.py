@@ -41,7 +41,7 @@ from streams.publisher import EventPublisher, layout
 from streams.testing import IsolatedCarrier, IsolatedWorker
 from streams.topics import DEAD_LETTERS, ORDERS_TABLE, changelog_topic
 
-TABLES = ("orders", "stock", "payments", "shipments")
+TABLES = ("orders", "stock", "payments", "payments-unsettled", "shipments")
 
 
 @dataclass(frozen=True)
