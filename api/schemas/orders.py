@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, TypeAlias
+from typing import Annotated, Final, Literal, TypeAlias
 
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -168,6 +168,14 @@ class OrderPublic(OrderSummaryPublic):
     shipping_address: AddressPublic
     paid_cents: int
     refunded_cents: int
+    refund_status: Literal["requested", "refunded", "failed"] | None = Field(
+        description="Where the order's refunds stand: `requested` while one is under way, "
+        "`refunded` once every one is made, `failed` if one was not made (support is on it); "
+        "null if nothing was to be refunded."
+    )
+    refund_failure_reason: str | None = Field(
+        description="Why the refund failed, while `refund_status` is `failed`."
+    )
 
 
 class OrderPage(ResponseModel):

@@ -167,6 +167,8 @@ def order_public(order: OrderDetail) -> OrderPublic:
         shipping_address=AddressPublic.model_validate(order.shipping_address.model_dump()),
         paid_cents=order.paid_cents,
         refunded_cents=order.refunded_cents,
+        refund_status=order.refund_status,
+        refund_failure_reason=order.refund_failure_reason,
     )
 
 

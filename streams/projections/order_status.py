@@ -34,7 +34,7 @@ from streams.contract import (
     OrderStatus,
     Record,
 )
-from streams.domain.order_saga import OrderState
+from streams.domain.order_saga import OrderState, RefundStatus
 
 __all__ = [
     "OrderDetail",
@@ -67,6 +67,9 @@ class OrderDetail(OrderSummary):
     payment_id: str | None
     paid_cents: NonNegativeInt
     refunded_cents: NonNegativeInt
+    # The order's refunds in one word (``OrderState.refund_status``), and why one failed.
+    refund_status: RefundStatus | None = None
+    refund_failure_reason: str | None = None
     lines: tuple[OrderLine, ...]
 
 
@@ -80,9 +83,10 @@ _PROJECT: Final = """
 WITH upserted AS (
     INSERT INTO orders (
         order_id, user_id, status, total_cents, currency, shipping_address, tracking_number,
-        payment_id, paid_cents, refunded_cents, status_reason, version, created_at, updated_at
+        payment_id, paid_cents, refunded_cents, status_reason, version, created_at, updated_at,
+        refund_status, refund_failure_reason
     )
-    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $13)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $13, $17, $18)
     ON CONFLICT (order_id) DO UPDATE SET
         status = EXCLUDED.status,
         shipping_address = EXCLUDED.shipping_address,
@@ -90,6 +94,8 @@ WITH upserted AS (
         payment_id = EXCLUDED.payment_id,
         paid_cents = EXCLUDED.paid_cents,
         refunded_cents = EXCLUDED.refunded_cents,
+        refund_status = EXCLUDED.refund_status,
+        refund_failure_reason = EXCLUDED.refund_failure_reason,
         status_reason = CASE
             WHEN EXCLUDED.status_reason IS NOT NULL THEN EXCLUDED.status_reason
             WHEN EXCLUDED.status = orders.status THEN orders.status_reason
@@ -118,6 +124,7 @@ _SUMMARY_COLUMNS: Final = """
 _GET: Final = f"""
 SELECT {_SUMMARY_COLUMNS},
     shipping_address::text AS shipping_address, payment_id, paid_cents, refunded_cents,
+    refund_status, refund_failure_reason,
     coalesce(
         (SELECT json_agg(
                     json_build_object(
@@ -187,6 +194,8 @@ def _arguments(state: OrderState) -> tuple[Any, ...]:
         [line.sku for line in lines],
         [line.quantity for line in lines],
         [line.unit_price_cents for line in lines],
+        state.refund_status,
+        state.refund_failure,
     )
 
 

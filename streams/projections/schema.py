@@ -83,6 +83,20 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "orders' refund status",
+        """
+        -- The saga's OrderState.refund_status and refund_failure: NULL until a refund is asked
+        -- for, and for the rows older code writes (which names neither column).
+        ALTER TABLE orders
+            ADD COLUMN refund_status         text,
+            ADD COLUMN refund_failure_reason text;
+        -- Support's list: the orders whose refund failed, newest first.
+        CREATE INDEX orders_with_failed_refunds ON orders (created_at DESC)
+            WHERE refund_status = 'failed';
+        """,
+    ),
 )
 
 # Any constant works as long as nothing else in the database uses it; this one spells

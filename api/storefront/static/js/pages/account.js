@@ -140,11 +140,18 @@ async function showLines(order) {
   );
 }
 
+function refundText(order) {
+  // A refund under way or failed says so; the amount shows once the money is back.
+  if (order.refund_status === "failed") return "Delayed — we are looking into it";
+  if (order.refund_status === "requested") return "Under way";
+  return order.refunded_cents ? money(order.refunded_cents, order.currency) : "—";
+}
+
 function showOrder(order) {
   showStatus(order.status);
   $("#order-total").textContent = money(order.total_cents, order.currency);
   $("#order-tracking").textContent = order.tracking_number || "—";
-  $("#order-refunded").textContent = order.refunded_cents ? money(order.refunded_cents, order.currency) : "—";
+  $("#order-refunded").textContent = refundText(order);
   showLines(order);  // not awaited: the timeline starts meanwhile
 }
 
@@ -188,6 +195,7 @@ export async function order() {
       if (event.type === "OrderStatusChanged") showStatus(String(event.summary.to_status));
       if (event.type === "ShipmentDispatched") $("#order-tracking").textContent = String(event.summary.tracking_number);
       if (event.type === "PaymentRefunded") $("#order-refunded").textContent = money(Number(event.summary.amount_cents), String(event.summary.currency));
+      if (event.type === "RefundFailed") $("#order-refunded").textContent = refundText({ refund_status: "failed" });
     },
   });
   $("#cancel-order").addEventListener("click", async (event) => {
