@@ -181,6 +181,27 @@ def _order_place(args: argparse.Namespace) -> int:
     return 0 if changes else 1
 
 
+def _order_refund_retry(args: argparse.Namespace) -> int:
+    settings = _ops_settings()
+    try:
+        order = asyncio.run(
+            order_commands.retry_refund(settings, args.order_id, args.reason, args.timeout, say)
+        )
+    except (LookupError, ValueError) as error:
+        raise StackError(str(error)) from error
+    if order is None:
+        say(
+            f"the refund is not settled within {args.timeout:.0f}s; "
+            f"GET /orders/{args.order_id} shows it once it is"
+        )
+        return 1
+    if order.refund_status == "failed":
+        say(f"the refund failed again: {order.refund_failure_reason}")
+        return 1
+    say(f"refunded: {order.refunded_cents} {order.currency} in all")
+    return 0
+
+
 def _stock_set(args: argparse.Namespace) -> int:
     settings = _ops_settings()
     asyncio.run(order_commands.set_stock(settings, args.sku, args.on_hand))
@@ -266,6 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("--card", default="tok_visa", help="a test card token, e.g. tok_visa")
     place.add_argument("--timeout", type=float, default=30.0)
     place.set_defaults(handler=_order_place)
+    refund_retry = order_verbs.add_parser(
+        "refund-retry",
+        help="request an order's failed refund again and wait for its outcome",
+    )
+    refund_retry.add_argument("order_id")
+    refund_retry.add_argument(
+        "--reason", default="retried by an operator", help="why, for the order's timeline"
+    )
+    refund_retry.add_argument("--timeout", type=float, default=60.0)
+    refund_retry.set_defaults(handler=_order_refund_retry)
 
     stock = commands.add_parser("stock", help="inventory commands")
     stock_verbs = stock.add_subparsers(dest="verb", required=True)

@@ -1,11 +1,14 @@
-"""Driving the saga from the command line: place orders, set stock, follow an order."""
+"""Driving the saga from the command line: place orders, set stock, follow an order, retry a
+failed refund."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shopstream.settings import Settings
@@ -16,9 +19,11 @@ from streams.contract import (
     OrderPlaced,
     OrderStatus,
     OrderStatusChanged,
+    RefundRetryRequested,
     decode_order_update,
 )
 from streams.domain.order_status import TERMINAL
+from streams.projections.order_status import OrderDetail, get_order
 from streams.publisher import EventPublisher, ensure_topics
 from streams.topics import ORDERS_TABLE, changelog_spec, changelog_topic
 
@@ -115,3 +120,54 @@ async def place_and_follow(
     except TimeoutError:
         print(f"no terminal status within {timeout_s:.0f}s", flush=True)
     return changes
+
+
+class RefundNotRetryable(ValueError):
+    """The order has no failed refund to retry, as far as its read model shows."""
+
+
+async def retry_refund(
+    settings: Settings,
+    order_id: str,
+    reason: str,
+    timeout_s: float,
+    say: Callable[[str], None],
+) -> OrderDetail | None:
+    """Ask the saga to request the order's failed refunds again, and follow the order's read
+    model until they are settled again: the order as it then stands, or None after
+    ``timeout_s``.
+
+    Refused (``RefundNotRetryable``, ``LookupError``) unless the read model shows a failed
+    refund; the saga checks again when the request arrives. It asks the provider again under
+    the same idempotency key when it never answered (a refund it made meanwhile is answered,
+    not made twice), under a new one when it refused.
+    """
+    pool = await asyncpg.create_pool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=1
+    )
+    try:
+        order = await get_order(pool, order_id)
+        if order is None:
+            raise LookupError(f"no order {order_id} in the order read model")
+        if order.refund_status != "failed":
+            status = order.refund_status or "not asked for"
+            raise RefundNotRetryable(
+                f"the refund of order {order_id} is {status}: only a failed refund is retried"
+            )
+        say(f"refund of {order_id} failed ({order.refund_failure_reason}); asking again")
+        async with EventPublisher(settings) as publisher:
+            await publisher.publish([RefundRetryRequested(order_id=order_id, reason=reason)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            current = await get_order(pool, order_id)
+            # Past the order as it was, and past "requested" (the retry under way).
+            if (
+                current is not None
+                and current.version > order.version
+                and current.refund_status in ("refunded", "failed")
+            ):
+                return current
+        return None
+    finally:
+        await pool.close()

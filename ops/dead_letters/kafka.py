@@ -6,7 +6,9 @@ after a redrive is a new record after the mark, and is shown again.
 A record keeps its key and value unchanged; its headers say why and where from
 (``<topic>/<partition>/<offset>``). Redrive republishes key and value to that topic (Kafka
 acknowledges them) before the mark moves: a crash in between redrives them twice, which the
-consumers' dedupe by event id makes harmless.
+consumers' dedupe by event id makes harmless. A redriven record says where it waited
+(``REDRIVEN_FROM_HEADER``): the payments agent, for one, looks a charge up before making it
+again, since the first delivery may have made it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from ops.dead_letters.model import DeadLetter, Summary
 from shopstream.settings import Settings
-from streams.topics import DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SOURCE_HEADER, DEAD_LETTERS
+from streams.topics import (
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SOURCE_HEADER,
+    DEAD_LETTERS,
+    REDRIVEN_FROM_HEADER,
+)
 
 # How long one fetch waits for records while walking the pending range.
 _FETCH_TIMEOUT_MS = 1000
@@ -127,7 +134,15 @@ class KafkaDeadLetters:
                         start, end = ranges[partition]
                         ranges[partition] = (start, min(end, record.offset))
                         continue
-                    await (await producer.send(target, record.value, key=record.key))
+                    waited = f"{record.topic}/{record.partition}/{record.offset}".encode()
+                    await (
+                        await producer.send(
+                            target,
+                            record.value,
+                            key=record.key,
+                            headers=[(REDRIVEN_FROM_HEADER, waited)],
+                        )
+                    )
                     sent += 1
             finally:
                 await producer.stop()

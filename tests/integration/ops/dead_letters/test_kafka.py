@@ -11,7 +11,7 @@ from ops.dead_letters.kafka import KafkaDeadLetters
 from shopstream.settings import Settings
 from streams.contract import OrderCancelled, OrderStatus, OrderStatusChanged
 from streams.publisher import layout
-from streams.topics import ORDERS_EVENTS
+from streams.topics import DEAD_LETTERS, ORDERS_EVENTS, REDRIVEN_FROM_HEADER
 from tests.integration.polling import eventually
 from tests.integration.saga.conftest import Saga, running_saga
 
@@ -72,6 +72,18 @@ async def test_a_record_dead_lettered_is_listed_with_its_reason_and_redriven_to_
     assert await dead_letters.peek(10) == []
     assert await dead_letters.redrive() == 0
     assert _cancellations(saga, order.order_id) == 1
+    # Sent back saying where it waited: a consumer may treat it with more care than a first
+    # delivery (the payments agent looks a charge up before making it again).
+    orders_events = layout(saga.settings).spec(ORDERS_EVENTS).name
+    [redriven] = [
+        seen
+        for seen in saga.observer.seen
+        if seen.topic == orders_events
+        and seen.key == order.order_id.encode()
+        and REDRIVEN_FROM_HEADER in dict(seen.headers)
+    ]
+    waited = dict(redriven.headers)[REDRIVEN_FROM_HEADER].decode()
+    assert waited.startswith(layout(saga.settings).spec(DEAD_LETTERS).name + "/")
 
 
 async def test_purge_asks_first_and_empties_the_topic_for_operators(saga: Saga) -> None:
