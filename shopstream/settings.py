@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +28,11 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -404,9 +407,11 @@ class Settings(BaseSettings):
         if problems:
             raise UnknownSettingError("\n".join(problems))
         if isinstance(data, dict):
-            for name, value in local_addresses(
-                StackPorts.model_validate(data.get("ports", {}))
-            ).items():
+            try:
+                ports = StackPorts.model_validate(data.get("ports", {}))
+            except ValidationError:
+                return data  # the field's own validation reports it, under the field's name
+            for name, value in local_addresses(ports).items():
                 data.setdefault(name, value)
         return data
 
@@ -434,3 +439,25 @@ def local_addresses(ports: StackPorts) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_at_start(program: str) -> Settings:
+    """The settings, for a process's entry point. A misspelt or invalid setting is a usage
+    error: one line per problem on stderr and exit status 2, for whoever starts the process
+    (a shell, a Pod's log) to read at a glance, never a traceback around it."""
+    try:
+        return get_settings()
+    except UnknownSettingError as unknown:
+        problems = str(unknown).splitlines()
+    except ValidationError as invalid:
+        problems = [_setting_problem(error) for error in invalid.errors()]
+    for problem in problems:
+        print(f"{program}: error: {problem}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _setting_problem(error: ErrorDetails) -> str:
+    """One of pydantic's errors as a line naming the variable it came from."""
+    location = [str(part) for part in error["loc"]]
+    variable = ENV_PREFIX + NESTED_DELIMITER.join(location).upper() if location else "settings"
+    return f"{variable}: {error['msg']}"

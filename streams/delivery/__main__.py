@@ -10,7 +10,7 @@ import signal
 from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging
-from shopstream.settings import Settings, get_settings
+from shopstream.settings import Settings, settings_at_start
 from streams.contract import Channel
 from streams.delivery.service import run
 
@@ -20,7 +20,7 @@ def main() -> None:
     # type rather than choices: argparse refuses an empty list against choices.
     parser.add_argument("channels", nargs="*", type=Channel, metavar="{email,sms,push}")
     arguments = parser.parse_args()
-    settings = get_settings()
+    settings = settings_at_start("python -m streams.delivery")
     configure_logging("delivery", settings.log_level)
     start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
     channels: list[Channel] = arguments.channels or list(Channel)
