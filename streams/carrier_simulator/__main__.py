@@ -15,7 +15,7 @@ from streams.carrier_simulator.service import CarrierSimulator
 def main() -> None:
     settings = settings_at_start("python -m streams.carrier_simulator")
     configure_logging("carrier-simulator", settings.log_level)
-    start_http_server(settings.carrier_simulator_metrics_port, addr=settings.worker_host)
+    start_http_server(settings.ports.carrier_simulator_metrics, addr=settings.worker_host)
     simulator = CarrierSimulator(settings)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -1,5 +1,5 @@
 """``python -m streams.delivery [email] [sms] [push]``: the delivery workers (all channels if
-none is named), with Prometheus metrics on ``delivery_metrics_port``."""
+none is named), with Prometheus metrics on ``ports.delivery_metrics``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def main() -> None:
     arguments = parser.parse_args()
     settings = settings_at_start("python -m streams.delivery")
     configure_logging("delivery", settings.log_level)
-    start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
+    start_http_server(settings.ports.delivery_metrics, addr=settings.worker_host)
     channels: list[Channel] = arguments.channels or list(Channel)
     asyncio.run(_until_signalled(settings, channels))
 
