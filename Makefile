@@ -27,12 +27,14 @@ aws: install  ## regenerate deploy/aws: the API Gateway import and the CloudWatc
 	@.venv/bin/python -m ops.apigateway deploy/aws/apigateway
 	@.venv/bin/python -m ops.cloudwatch deploy/aws/cloudwatch
 
-lint:
+lint: install  ## ruff, mypy, import layers, the Dockerfile, the gateway's OpenAPI document
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy
 	@.venv/bin/lint-imports
 	@.venv/bin/hadolint Dockerfile
+	@mkdir -p build && .venv/bin/python -m api openapi > build/openapi.json
+	@.venv/bin/spectral lint --ruleset lint/spectral.yaml --fail-severity warn build/openapi.json
 
 format:
 	@.venv/bin/ruff format .

@@ -25,7 +25,7 @@ from api.schemas.users import NewPassword
 from api.security import PasswordHasher
 from api.services.users import create_admin
 from shopstream.logs import configure_logging
-from shopstream.settings import Settings, get_settings
+from shopstream.settings import Settings, settings_at_start
 
 
 def serve(settings: Settings) -> int:
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="copy the unexpired idempotency keys from the DynamoDB table into PostgreSQL",
     )
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = settings_at_start("python -m api")
     if args.command == "import-idempotency-keys":
         configure_logging("gateway", settings.log_level)
         from api.idempotency_import import run_import

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api.limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
-from api.openapi import install_openapi, operation_id
+from api.openapi import DESCRIPTION, SERVERS, install_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.readiness import Readiness
 from api.resources import open_resources
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="shopstream",
         version="0.1.0",
         summary="Order processing for an online store: REST gateways over an event stream.",
+        description=DESCRIPTION,
+        servers=SERVERS,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,

@@ -9,7 +9,8 @@ Every operation's id is its route function's name in camelCase (``place_order`` 
 ``placeOrder``): one rule, so a generated client's method names read like the routes, and a
 route renamed is an id renamed on purpose. The response headers a client acts on (where the
 new resource is, whether an answer is a replay, when to try again) are documented on the
-responses that send them.
+responses that send them. ``make lint`` holds the document to these conventions with Spectral
+(``lint/spectral.yaml``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,25 @@ from api.problems import PROBLEM_JSON, Problem
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 OPERATION_ID_PATTERN: Final = r"^[a-z]+(?:[A-Z][a-z0-9]*)+$"
+
+# The document's introduction: what every operation shares, said once.
+DESCRIPTION: Final = """\
+Order processing for an online store: the catalog, carts, orders and accounts.
+
+**Signing in.** `POST /auth/login` gives an access token, sent as `Authorization: Bearer
+<token>`, and a refresh token for `POST /auth/refresh`. Browsing the catalog needs neither.
+
+**Errors.** Every 4xx and 5xx answer is a problem document (`application/problem+json`,
+RFC 9457); its `type` names the kind of problem, whatever the status. A 429 or a 503 says in
+`Retry-After` when to try again.
+
+**Orders.** An order and every change to it are answered 202 once the event stream has them;
+the order they name (`Location`) shows the outcome. Send a fresh `Idempotency-Key` with each
+new order and the same one with its retries: a retry gets the first answer again, marked
+`Idempotent-Replayed: true`, never a second order.
+"""
+# Where the gateway is: wherever the document was read from, behind whichever load balancer.
+SERVERS: Final = [{"url": "/", "description": "The gateway that serves this document"}]
 
 TAGS: Final = [
     {"name": "orders", "description": "Place an order, follow it through the saga, change it."},

@@ -17,11 +17,11 @@ from prometheus_client import start_http_server
 from operators.handlers import register_all
 from operators.handlers.lifecycle import OperatorConfig
 from shopstream.logs import configure_logging, get_logger
-from shopstream.settings import get_settings
+from shopstream.settings import settings_at_start
 
 
 def build_parser() -> argparse.ArgumentParser:
-    settings = get_settings()
+    settings = settings_at_start("python -m operators")
     parser = argparse.ArgumentParser(prog="python -m operators", description=__doc__)
     parser.add_argument(
         "-n",
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    settings = settings_at_start("python -m operators")
     configure_logging("operator", settings.log_level)
     # One line per management API call would drown the operator's own lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ from ops import order_commands
 from ops.dead_letters import commands as dlq_commands
 from ops.dead_letters.watch import watch
 from shopstream.logs import configure_logging
-from shopstream.settings import Settings, UnknownSettingError, get_settings
+from shopstream.settings import Settings, get_settings, settings_at_start
 from stack import control
 from stack.apps import Gateway
 from stack.environment import use_local_stack
@@ -327,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Read once here, so that every command's get_settings() finds them read and valid.
+    settings_at_start("shopstream")
     # Probes expect refusals while parts start, and report failures themselves.
     logging.basicConfig(level=logging.CRITICAL)
     try:
@@ -334,9 +336,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackError as error:
         print(f"shopstream: error: {error}", file=sys.stderr, flush=True)
         return 1
-    except UnknownSettingError as error:
-        print(f"shopstream: error: {error}", file=sys.stderr, flush=True)
-        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ops.dead_letters.watch import EMF_NAMESPACE
-from shopstream.settings import PROJECTOR_ROLES, REPO_ROOT, Settings, get_settings
+from shopstream.settings import PROJECTOR_ROLES, REPO_ROOT, Settings, settings_at_start
 from streams import topics
 from streams.agents import MODULES
 from streams.carrier_topology import CarrierTopology
@@ -158,7 +158,8 @@ def main(argv: list[str]) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "alarms.json"
     cluster = argv[1] if len(argv) == 2 else "shopstream"
-    path.write_text(json.dumps(alarms(get_settings(), cluster), indent=2) + "\n")
+    settings = settings_at_start("python -m ops.cloudwatch")
+    path.write_text(json.dumps(alarms(settings, cluster), indent=2) + "\n")
     print(path)
     return 0
 

@@ -21,7 +21,7 @@ from shopstream.settings import (
     PROJECTOR_ROLES,
     Settings,
     WorkerRole,
-    get_settings,
+    settings_at_start,
 )
 
 
@@ -100,7 +100,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
         return 0 if argv else 2
     role, args = argv[0], argv[1:]
     if role == "migrate":
-        settings = get_settings()
+        settings = settings_at_start("python -m ops.roles")
         configure_logging("migrate", settings.log_level)
         applied = asyncio.run(migrate(settings))
         get_logger(__name__).info("schema migrated", applied=applied)

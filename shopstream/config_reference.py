@@ -136,7 +136,7 @@ def reference() -> str:
         + "\n".join(_rows(Settings, ENV_PREFIX, _comments("Settings")))
         + "\n\n## Ports of the local stack\n\n"
         + "On 127.0.0.1. "
-        + (StackPorts.__doc__ or "")
+        + " ".join((StackPorts.__doc__ or "").split())
         + "\n\n"
         + table
         + "\n".join(_rows(StackPorts, ports_prefix, _comments("StackPorts")))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +28,11 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +46,8 @@ PROJECTOR_ROLES: tuple[WorkerRole, ...] = ("projections", "notifications")
 
 
 class StackPorts(BaseModel):
-    """Loopback ports of the local stack: one block (26xxx) clear of the services' defaults."""
+    """Loopback ports of the local stack, each process's own included: one block (26xxx) clear
+    of the services' defaults, but for the gateway's, the address developers open."""
 
     kafka: int = 26092
     kafka_controller: int = 26093
@@ -56,16 +60,44 @@ class StackPorts(BaseModel):
     smtp: int = 26025
     moto: int = 26500
     gateway: int = 8000
+    # Faust's web server of the saga's worker and of the projector: their metrics.
     worker_web: int = 26066
     projector_web: int = 26070
+    # Prometheus metrics of the carrier simulator, the dead-letter watch, the delivery workers.
+    carrier_simulator_metrics: int = 26067
+    dead_letter_watch_metrics: int = 26068
+    delivery_metrics: int = 26069
     kube_apiserver: int = 26443
     etcd_client: int = 26379
     etcd_peer: int = 26380
     operator_metrics: int = 26081
 
 
+def local_addresses(ports: StackPorts) -> dict[str, Any]:
+    """Where the local stack's services are, from its ports: each setting's value unless the
+    setting is given (by the environment or by the caller)."""
+    return {
+        "kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}",
+        "database_url": f"postgresql://shopstream:shopstream@127.0.0.1:{ports.postgres}/shopstream",
+        "amqp_url": f"amqp://shopstream:shopstream@127.0.0.1:{ports.amqp}//",
+        "mqtt_port": ports.mqtt,
+        "smtp_port": ports.smtp,
+        "notification_order_url": f"http://127.0.0.1:{ports.gateway}/orders/{{order_id}}",
+    }
+
+
+# The defaults of those settings: the addresses of the default ports.
+_LOCAL_STACK: Final = local_addresses(StackPorts())
+
+
 ENV_PREFIX: Final = "SHOPSTREAM_"
 NESTED_DELIMITER: Final = "__"
+# Settings of earlier releases, and the settings that took their place.
+RENAMED: Final = {
+    "SHOPSTREAM_CARRIER_SIMULATOR_METRICS_PORT": "SHOPSTREAM_PORTS__CARRIER_SIMULATOR_METRICS",
+    "SHOPSTREAM_DEAD_LETTER_WATCH_PORT": "SHOPSTREAM_PORTS__DEAD_LETTER_WATCH_METRICS",
+    "SHOPSTREAM_DELIVERY_METRICS_PORT": "SHOPSTREAM_PORTS__DELIVERY_METRICS",
+}
 # Variables of the prefix that are no setting, and who reads them.
 NOT_SETTINGS: Final = {
     "SHOPSTREAM_CACHE": "stack/kube/build-*.sh: the build scripts' cache root",
@@ -108,6 +140,9 @@ def unknown_settings(environ: Mapping[str, str]) -> list[str]:
             continue
         if _SERVICE_LINK.match(name) or (name.endswith("_PORT") and _SERVICE_LINK_URL.match(value)):
             continue
+        if name in RENAMED:
+            lines.append(f"{variable} is not a setting any more; it is now {RENAMED[name]}")
+            continue
         # Compared without the prefix, which every name shares.
         closest = difflib.get_close_matches(
             name.removeprefix(ENV_PREFIX), [v.removeprefix(ENV_PREFIX) for v in valid], n=1
@@ -137,7 +172,7 @@ class Settings(BaseSettings):
     log4j_version: str = "2.25.3"
     kafka_heap: str = "512m"
     # Kafka's brokers, host:port[,host:port]. Unset: the local stack's (``local_addresses``).
-    kafka_bootstrap_servers: str = "127.0.0.1:26092"
+    kafka_bootstrap_servers: str = _LOCAL_STACK["kafka_bootstrap_servers"]
     topic_partitions: int = 4
     topic_replication_factor: int = 1
     # Prepended to every topic name, and the worker's consumer group / table namespace: two
@@ -186,12 +221,10 @@ class Settings(BaseSettings):
     worker_fetch_max_wait_s: float = 0.1
 
     # PostgreSQL and RabbitMQ (AMQP) URLs, with their credentials. Unset: the local stack's.
-    database_url: SecretStr = SecretStr(
-        "postgresql://shopstream:shopstream@127.0.0.1:26432/shopstream"
-    )
-    amqp_url: SecretStr = SecretStr("amqp://shopstream:shopstream@127.0.0.1:26672//")
+    database_url: SecretStr = SecretStr(_LOCAL_STACK["database_url"])
+    amqp_url: SecretStr = SecretStr(_LOCAL_STACK["amqp_url"])
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 26883
+    mqtt_port: int = _LOCAL_STACK["mqtt_port"]
     mqtt_username: str = "shopstream"
     mqtt_password: SecretStr = SecretStr("shopstream")
 
@@ -306,19 +339,17 @@ class Settings(BaseSettings):
     carrier_prefetch: int = 16
     # A carrier reply not handed to Kafka within this long is requeued (Kafka away, say).
     carrier_handoff_timeout_s: float = 60.0
-    # The carrier simulator (``python -m streams.carrier_simulator``): its name on labels, how
-    # long after dispatch it reports delivery, and where it serves its metrics.
+    # The carrier simulator (``python -m streams.carrier_simulator``): its name on labels and
+    # how long after dispatch it reports delivery.
     carrier_name: str = "SimPost"
     carrier_delivery_delay_s: float = 2.0
-    carrier_simulator_metrics_port: int = 26067
 
     # Dead letters.
     # The consumer group whose committed offsets on the dead-letter topic mark what operators
     # have redriven or purged (prefixed like the topics).
     dead_letter_ops_group: str = "shopstream-dead-letter-ops"
-    # ``shopstream dlq watch``: how often it counts every dead-letter queue, and its metrics port.
+    # How often ``shopstream dlq watch`` counts every dead-letter queue.
     dead_letter_watch_interval_s: float = 30.0
-    dead_letter_watch_port: int = 26068
     # Also log the figures in CloudWatch's embedded metric format (on in AWS, by the chart).
     dead_letter_watch_emf: bool = False
 
@@ -346,9 +377,9 @@ class Settings(BaseSettings):
     # keeps a message 14 days at most).
     notification_dedupe_ttl_s: int = 15 * 24 * 3600
     # The order page each notification links to (``{order_id}`` is filled in).
-    notification_order_url: str = "http://127.0.0.1:8000/orders/{order_id}"
+    notification_order_url: str = _LOCAL_STACK["notification_order_url"]
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 26025
+    smtp_port: int = _LOCAL_STACK["smtp_port"]
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
@@ -356,7 +387,6 @@ class Settings(BaseSettings):
     mail_from: str = "shopstream <orders@shopstream.example>"
     # Push: one MQTT topic per user, the last status retained for clients that connect later.
     push_topic: str = "shopstream/users/{user_id}/notifications"
-    delivery_metrics_port: int = 26069
 
     # Catalog outbox.
     # The relay (api.outbox) wakes at once for this process's own writes; this interval is for
@@ -414,9 +444,11 @@ class Settings(BaseSettings):
         if problems:
             raise UnknownSettingError("\n".join(problems))
         if isinstance(data, dict):
-            for name, value in local_addresses(
-                StackPorts.model_validate(data.get("ports", {}))
-            ).items():
+            try:
+                ports = StackPorts.model_validate(data.get("ports", {}))
+            except ValidationError:
+                return data  # the field's own validation reports it, under the field's name
+            for name, value in local_addresses(ports).items():
                 data.setdefault(name, value)
         return data
 
@@ -428,19 +460,28 @@ class Settings(BaseSettings):
         return self.environment not in (None, "local")
 
 
-def local_addresses(ports: StackPorts) -> dict[str, Any]:
-    """Where the local stack's services are, from its ports: each setting's value unless the
-    setting is given (by the environment or by the caller)."""
-    return {
-        "kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}",
-        "database_url": f"postgresql://shopstream:shopstream@127.0.0.1:{ports.postgres}/shopstream",
-        "amqp_url": f"amqp://shopstream:shopstream@127.0.0.1:{ports.amqp}//",
-        "mqtt_port": ports.mqtt,
-        "smtp_port": ports.smtp,
-        "notification_order_url": f"http://127.0.0.1:{ports.gateway}/orders/{{order_id}}",
-    }
-
-
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_at_start(program: str) -> Settings:
+    """The settings, for a process's entry point. A misspelt or invalid setting is a usage
+    error: one line per problem on stderr and exit status 2, for whoever starts the process
+    (a shell, a Pod's log) to read at a glance, never a traceback around it."""
+    try:
+        return get_settings()
+    except UnknownSettingError as unknown:
+        problems = str(unknown).splitlines()
+    except ValidationError as invalid:
+        problems = [_setting_problem(error) for error in invalid.errors()]
+    for problem in problems:
+        print(f"{program}: error: {problem}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _setting_problem(error: ErrorDetails) -> str:
+    """One of pydantic's errors as a line naming the variable it came from."""
+    location = [str(part) for part in error["loc"]]
+    variable = ENV_PREFIX + NESTED_DELIMITER.join(location).upper() if location else "settings"
+    return f"{variable}: {error['msg']}"

@@ -138,7 +138,7 @@ class CarrierSimulator(Application):
 
     @property
     def port(self) -> int:
-        return self.settings.carrier_simulator_metrics_port
+        return self.settings.ports.carrier_simulator_metrics
 
 
 class DeadLetterWatch(Application):
@@ -148,7 +148,7 @@ class DeadLetterWatch(Application):
 
     @property
     def port(self) -> int:
-        return self.settings.dead_letter_watch_port
+        return self.settings.ports.dead_letter_watch_metrics
 
 
 class Delivery(Application):
@@ -160,7 +160,7 @@ class Delivery(Application):
 
     @property
     def port(self) -> int:
-        return self.settings.delivery_metrics_port
+        return self.settings.ports.delivery_metrics
 
 
 async def smtp_ok(settings: Settings) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what shopstream needs on a Debian 12 machine: Debian packages, then the Python
-# environment (.venv) from requirements.lock. Idempotent: once done, a run takes about a second.
+# environment (.venv) from requirements.lock, then the linters that come from npm
+# (lint/package-lock.json). Idempotent: once done, a run takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,9 @@ APT_PACKAGES=(
   chromium                        # the storefront's browser tests (Playwright drives it)
   buildah mmdebstrap podman runc  # the container image, built and run without a daemon
 )
+# Node.js and npm run spectral (`make lint`); a machine with its own Node.js keeps it (Debian's
+# npm package would conflict with another distribution of Node.js).
+command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 
 step() { printf 'shopstream: %s\n' "$*"; }
 fail() { printf 'shopstream: error: %s\n' "$*" >&2; exit 1; }
@@ -59,3 +63,18 @@ if [[ ! -f .venv/.installed || $(cat .venv/.installed) != "$wanted" ]]; then
   "$uv" pip install -q -p .venv/bin/python --no-deps -e .
   echo "$wanted" > .venv/.installed
 fi
+
+# The linters from npm, spectral among them (the gateway's OpenAPI document): the tree that
+# lint/package-lock.json pins, installed once per lock in the cache and linked into .venv/bin.
+lint_lock=$(sha256sum lint/package-lock.json | cut -c1-16)
+lint_home="$CACHE_DIR/tools/npm-lint-$lint_lock"
+if [[ ! -x $lint_home/node_modules/.bin/spectral ]]; then
+  step "installing the npm linters from lint/package-lock.json"
+  rm -rf "$lint_home" "$lint_home.partial"
+  mkdir -p "$lint_home.partial"
+  cp lint/package.json lint/package-lock.json "$lint_home.partial/"
+  # No install scripts: the linters need none, and one dependency's would report the install.
+  npm ci --prefix "$lint_home.partial" --ignore-scripts --no-audit --no-fund --loglevel=error
+  mv "$lint_home.partial" "$lint_home"
+fi
+ln -sfn "$lint_home/node_modules/.bin/spectral" .venv/bin/spectral

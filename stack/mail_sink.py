@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shopstream.logs import configure_logging, get_logger
-from shopstream.settings import get_settings
+from shopstream.settings import get_settings, settings_at_start
 
 log = get_logger(__name__)
 
@@ -49,7 +49,7 @@ async def serve() -> None:
 
 
 def main() -> None:
-    configure_logging("mail", get_settings().log_level)
+    configure_logging("mail", settings_at_start("python -m stack.mail_sink").log_level)
     asyncio.run(serve())
 
 

@@ -6,12 +6,17 @@ import asyncio
 import mode.loop
 
 from shopstream.logs import configure_logging
-from streams.agents import register
-from streams.app import app, changelog_topics, settings
-from streams.publisher import ensure_topics
+from shopstream.settings import settings_at_start
 
 
 def main() -> None:
+    # Before the app is imported: streams.app builds the Faust app from the settings as it is
+    # imported, and a misspelt setting would stop the import with a traceback around its line.
+    settings_at_start("python -m streams")
+    from streams.agents import register
+    from streams.app import app, changelog_topics, settings
+    from streams.publisher import ensure_topics
+
     # uvloop: the worker's event loop runs every agent; Faust starts its own on this policy.
     mode.loop.use("uvloop")
     configure_logging("worker", settings.log_level)

@@ -193,7 +193,7 @@ class IsolatedCarrier:
     def start(self) -> None:
         env = {
             "SHOPSTREAM_TOPIC_PREFIX": self.worker.settings.topic_prefix,
-            "SHOPSTREAM_CARRIER_SIMULATOR_METRICS_PORT": str(self.metrics_port),
+            "SHOPSTREAM_PORTS__CARRIER_SIMULATOR_METRICS": str(self.metrics_port),
             **self.env,
         }
         self.process = _spawn(["streams.carrier_simulator"], env, self.log_path)

@@ -19,6 +19,9 @@ router = APIRouter(tags=["cart"])
     responses=problems(401),
 )
 async def get_cart(user: CurrentUser, pool: PoolDep, settings: SettingsDep) -> CartPublic:
+    """The cart is kept by the gateway: the same on every device and after signing in again. Each
+    line has the stock available now; ``orderable`` is false while a line has a ``problem`` (sold
+    out, withdrawn, more than the stock) to fix before checkout."""
     return await cart.get_cart(pool, user.user_id, settings.shop_currency)
 
 
@@ -30,6 +33,9 @@ async def get_cart(user: CurrentUser, pool: PoolDep, settings: SettingsDep) -> C
 async def set_cart_line(
     sku: SkuPath, body: CartLineSet, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
+    """Sets the line's quantity (rather than adding to it). More than the stock is capped to it, and
+    ``notices`` says so; a sold-out product is 409, as is a new product in a cart that holds the
+    most products it may (``cart-full``). Answers with the whole cart."""
     notices = await cart.set_line(pool, user.user_id, sku, body.quantity, settings.cart_max_lines)
     return await cart.get_cart(pool, user.user_id, settings.shop_currency, notices)
 
@@ -40,6 +46,7 @@ async def set_cart_line(
 async def remove_cart_line(
     sku: SkuPath, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
+    """Removing a product that is not in the cart changes nothing. Answers with the whole cart."""
     await cart.remove_line(pool, user.user_id, sku)
     return await cart.get_cart(pool, user.user_id, settings.shop_currency)
 
@@ -52,6 +59,9 @@ async def remove_cart_line(
 async def merge_cart(
     body: CartMerge, user: CurrentUser, pool: PoolDep, settings: SettingsDep
 ) -> CartPublic:
+    """For the cart kept in the browser before signing in: its quantities are added to the
+    account's, each capped by the stock. Lines that cannot be added (no longer sold, sold out, the
+    cart full) are left out and named in ``notices``; nothing is refused."""
     notices = await cart.merge(pool, user.user_id, body.lines, settings.cart_max_lines)
     return await cart.get_cart(pool, user.user_id, settings.shop_currency, notices)
 
@@ -63,4 +73,5 @@ async def merge_cart(
     responses=problems(401),
 )
 async def clear_cart(user: CurrentUser, pool: PoolDep) -> None:
+    """Removes every line, as the storefront does once an order is placed."""
     await cart.clear(pool, user.user_id)

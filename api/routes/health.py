@@ -55,6 +55,7 @@ class NotReadyProblem(Problem):
 
 @router.get("/healthz", summary="Liveness: the process answers")
 async def check_liveness() -> dict[str, str]:
+    """200 while the process answers at all; it checks no dependency (``/readyz`` does)."""
     return {"status": "ok"}
 
 
@@ -76,6 +77,9 @@ def _is_admin(request: Request, resources: Resources) -> bool:
     responses=problems(503, model=NotReadyProblem),
 )
 async def check_readiness(request: Request) -> Response:
+    """200 when every dependency this process uses answered its check; otherwise 503, a problem
+    naming the ones that did not, with ``Retry-After``. Every caller shares the checks' results for
+    a moment. An admin's access token adds each check's address, latency and detail."""
     resources: Resources = request.app.state.resources
     readiness: Readiness = request.app.state.readiness
     results = await readiness.results()

@@ -99,6 +99,8 @@ async def list_my_orders(
     limit: Limit = DEFAULT_PAGE_SIZE,
     before: Before = None,
 ) -> OrderPage:
+    """Pages of the signed-in customer's orders, newest first, from the status projection. For the
+    next page, pass the page's ``next_before`` as ``before``."""
     return await orders.list_own_orders(pool, user, limit, before)
 
 
@@ -124,6 +126,8 @@ async def list_order_events(
     dynamodb: DynamoDep,
     settings: SettingsDep,
 ) -> OrderTimeline:
+    """Everything that happened to the order, as its history recorded it: each event's type, time
+    and a summary, oldest first. Another customer's order is 404, like one that does not exist."""
     return await orders.timeline(pool, dynamodb, settings, user, order_id)
 
 
@@ -150,6 +154,9 @@ async def cancel_order(
     settings: SettingsDep,
     body: Annotated[OrderCancel | None, Body()] = None,
 ) -> JSONResponse:
+    """202 once the request is in the event stream; the saga then cancels the order, releases its
+    stock and refunds what was paid. Follow ``Location`` for the outcome. An order that has shipped,
+    or is over, cannot be cancelled (409). Admins may cancel any order."""
     await limiter.hit("cancellation", user.user_id, settings.order_cancellations_per_window)
     await orders.cancel(pool, publisher, user, order_id, body.reason if body else None)
     return _accepted(order_id, "Cancellation requested; the order's status shows when it is done.")
@@ -174,6 +181,9 @@ async def retry_payment(
     limiter: LimiterDep,
     settings: SettingsDep,
 ) -> JSONResponse:
+    """Only after a failed payment, and only by the customer who placed the order (403 for anyone
+    else, admins too): the saga reserves the stock again, then charges the new card. 409 when the
+    order is not waiting for a payment. Follow ``Location`` for the outcome."""
     await limiter.hit("payment-retry", user.user_id, settings.payment_retries_per_window)
     await orders.retry_payment(pool, publisher, user, order_id, body.payment_token)
     return _accepted(order_id, "Payment retry requested; stock is reserved again first.")
@@ -221,6 +231,8 @@ async def list_all_orders(
     limit: Limit = DEFAULT_PAGE_SIZE,
     before: Before = None,
 ) -> OrderPage:
+    """Admins only: every customer's orders, newest first, filtered by status, customer and when
+    they were placed; paged like ``GET /orders``."""
     filters = AdminOrderFilters(
         status=order_status,
         user_id=user_id,

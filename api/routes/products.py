@@ -54,6 +54,9 @@ async def list_products(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> ProductPage:
+    """Anyone may browse: no token needed. ``q`` searches the catalog (web-search syntax: quoted
+    phrases, ``-word``, ``or``) and ranks by relevance; without it the default order is the newest
+    first. Filters combine; pages are numbered from 1."""
     filters = ProductFilters(
         category=category,
         min_price_cents=min_price_cents,
@@ -69,6 +72,8 @@ async def list_products(
 
 @router.get("/products/{sku}", summary="One product", responses=problems(404))
 async def get_product(sku: SkuPath, pool: PoolDep) -> ProductPublic:
+    """Anyone; a withdrawn product is 404. Its stock is the inventory's, as the read model last saw
+    it."""
     return await products.get_product(pool, sku)
 
 
@@ -85,6 +90,8 @@ async def create_product(
     pool: PoolDep,
     settings: SettingsDep,
 ) -> ProductPublic:
+    """Admins only. 201 with the product's address in ``Location``. A SKU that is or was in the
+    catalog is 409: SKUs are never reused."""
     product = await products.create_product(pool, body, settings)
     response.headers["Location"] = f"/products/{product.sku}"
     return product
@@ -110,6 +117,8 @@ async def update_product(
     responses=problems(*ADMIN_ERRORS),
 )
 async def withdraw_product(sku: SkuPath, admin: AdminUser, pool: PoolDep) -> None:
+    """Admins only. The product is no longer listed nor sold; orders placed before keep it as it
+    was."""
     await products.withdraw_product(pool, sku)
 
 
@@ -128,6 +137,8 @@ async def add_product_image(
     s3: S3Dep,
     settings: SettingsDep,
 ) -> ImagePublic:
+    """Admins only. ``multipart/form-data`` with the file in ``file``; its bytes decide its type
+    (415 unless PNG, JPEG or WebP). ``Location`` is the image's public URL."""
     data = await file.read(MAX_IMAGE_BYTES + 1)
     if len(data) > MAX_IMAGE_BYTES:
         raise ApiError(
@@ -154,6 +165,7 @@ async def delete_product_image(
     s3: S3Dep,
     settings: SettingsDep,
 ) -> None:
+    """Admins only. The image leaves the product and its storage."""
     await products.delete_image(pool, s3, settings, sku, image_id)
 
 
@@ -170,6 +182,9 @@ async def adjust_stock(
     pool: PoolDep,
     publisher: PublisherDep,
 ) -> StockAdjustmentAccepted:
+    """Admins only. The adjustment (a change by ``delta`` or a new level ``set_to``) goes to the
+    inventory as an event: 202 once the event stream has it, 503 when it could not be confirmed
+    (send it again). The product's stock shows it shortly."""
     await products.adjust_stock(pool, publisher, sku, body)
     return StockAdjustmentAccepted(
         sku=sku, detail="The adjustment is with the inventory; the stock shows it shortly."

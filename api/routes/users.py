@@ -57,6 +57,9 @@ async def register_user(
     settings: SettingsDep,
     address: ClientAddress,
 ) -> RegistrationAccepted:
+    """Anyone. The answer is the same whether or not the email had an account, so it tells nobody
+    which emails are customers'; an existing account is left as it was. Sign in next. Limited per
+    client address (429, with ``Retry-After``)."""
     await limiter.hit("registration", address, settings.registrations_per_window)
     await users.register(pool, hasher, body.email, body.password, body.name)
     return RegistrationAccepted(email=body.email, detail=_REGISTERED)
@@ -77,6 +80,10 @@ async def sign_in(
     settings: SettingsDep,
     address: ClientAddress,
 ) -> TokenPair:
+    """An access token (send it as ``Authorization: Bearer``; short-lived) and a refresh token for
+    ``/auth/refresh``. 401 for a wrong email or password alike. Attempts are limited per client
+    address and per address and email (429); 503 when sign-in is too busy to check a password now
+    (try again after ``Retry-After``)."""
     # Per address: one client spraying a password over many accounts. Per address and email:
     # one client guessing one account's password, without locking the account's owner out
     # from elsewhere. Both before the hash, so refused attempts cost no hasher slot.
@@ -94,6 +101,8 @@ async def sign_in(
 async def refresh_tokens(
     body: RefreshRequest, pool: PoolDep, tokens: TokensDep, sessions: SessionsDep
 ) -> TokenPair:
+    """Each refresh token works once: the answer has the next one. Using a spent token again ends
+    the whole session (someone holds a copy), and its owner signs in again."""
     return await users.refresh_session(pool, tokens, sessions, body.refresh_token)
 
 
@@ -104,11 +113,14 @@ async def refresh_tokens(
     responses=problems(401, 413),
 )
 async def sign_out(body: LogoutRequest, sessions: SessionsDep) -> None:
+    """Ends the session: none of its refresh tokens works any more. Access tokens already issued run
+    out by themselves."""
     await users.end_session(sessions, body.refresh_token)
 
 
 @router.get("/users/me", summary="The signed-in user", responses=problems(401))
 async def get_current_user(user: CurrentUser, pool: PoolDep) -> UserPublic:
+    """The account the access token was issued to; 401 once it no longer exists."""
     account = await users.get_account(pool, user.user_id)
     if account is None:
         raise ApiError(
@@ -133,6 +145,8 @@ async def change_password(
     limiter: LimiterDep,
     settings: SettingsDep,
 ) -> TokenPair:
+    """Needs the current password (401 when wrong; limited per user). Sessions started before can no
+    longer be refreshed; the answer has new tokens for this one."""
     # A stolen access token must not become unlimited guessing of the current password.
     await limiter.hit("password-change", user.user_id, settings.password_changes_per_window)
     account = await users.change_password(
@@ -149,6 +163,8 @@ async def change_password(
 async def get_notification_preferences(
     user: CurrentUser, pool: PoolDep
 ) -> NotificationPreferencesPublic:
+    """The channels the signed-in customer hears about orders on, and the phone number and e-mail
+    address used. Until chosen: e-mail and push, not SMS."""
     return await notifications.get_preferences(pool, user.user_id)
 
 
@@ -160,4 +176,6 @@ async def get_notification_preferences(
 async def set_notification_preferences(
     body: NotificationPreferences, user: CurrentUser, pool: PoolDep
 ) -> NotificationPreferencesPublic:
+    """Replaces the whole set. SMS needs a phone number (E.164, 422 without one); without
+    ``email_address``, e-mail goes to the account's address."""
     return await notifications.put_preferences(pool, user.user_id, body)

@@ -75,8 +75,8 @@ async def count_once(settings: Settings, previous: set[str]) -> set[str]:
 
 
 async def watch(settings: Settings) -> None:
-    start_http_server(settings.dead_letter_watch_port, addr=settings.worker_host)
-    log.info("serving metrics", port=settings.dead_letter_watch_port)
+    start_http_server(settings.ports.dead_letter_watch_metrics, addr=settings.worker_host)
+    log.info("serving metrics", port=settings.ports.dead_letter_watch_metrics)
     exported: set[str] = set()
     while True:
         try:

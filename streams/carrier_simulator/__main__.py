@@ -8,14 +8,14 @@ import threading
 from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging, get_logger
-from shopstream.settings import get_settings
+from shopstream.settings import settings_at_start
 from streams.carrier_simulator.service import CarrierSimulator
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_at_start("python -m streams.carrier_simulator")
     configure_logging("carrier-simulator", settings.log_level)
-    start_http_server(settings.carrier_simulator_metrics_port, addr=settings.worker_host)
+    start_http_server(settings.ports.carrier_simulator_metrics, addr=settings.worker_host)
     simulator = CarrierSimulator(settings)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

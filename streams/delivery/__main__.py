@@ -1,5 +1,5 @@
 """``python -m streams.delivery [email] [sms] [push]``: the delivery workers (all channels if
-none is named), with Prometheus metrics on ``delivery_metrics_port``."""
+none is named), with Prometheus metrics on ``ports.delivery_metrics``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import signal
 from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging
-from shopstream.settings import Settings, get_settings
+from shopstream.settings import Settings, settings_at_start
 from streams.contract import Channel
 from streams.delivery.service import run
 
@@ -20,9 +20,9 @@ def main() -> None:
     # type rather than choices: argparse refuses an empty list against choices.
     parser.add_argument("channels", nargs="*", type=Channel, metavar="{email,sms,push}")
     arguments = parser.parse_args()
-    settings = get_settings()
+    settings = settings_at_start("python -m streams.delivery")
     configure_logging("delivery", settings.log_level)
-    start_http_server(settings.delivery_metrics_port, addr=settings.worker_host)
+    start_http_server(settings.ports.delivery_metrics, addr=settings.worker_host)
     channels: list[Channel] = arguments.channels or list(Channel)
     asyncio.run(_until_signalled(settings, channels))
 

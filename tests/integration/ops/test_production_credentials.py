@@ -181,8 +181,8 @@ async def test_every_aws_process_in_production_signs_with_the_pods_role(
         **_production_env(stack_settings, tmp_path),
         **_irsa_env(relay, tmp_path),
         "SHOPSTREAM_PORTS__GATEWAY": str(gateway),
-        "SHOPSTREAM_DEAD_LETTER_WATCH_PORT": str(metrics),
-        "SHOPSTREAM_DELIVERY_METRICS_PORT": str(metrics),
+        "SHOPSTREAM_PORTS__DEAD_LETTER_WATCH_METRICS": str(metrics),
+        "SHOPSTREAM_PORTS__DELIVERY_METRICS": str(metrics),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
