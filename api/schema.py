@@ -1,5 +1,5 @@
 """The gateways' PostgreSQL tables (users, products, product images, carts, notification
-preferences, the outbox), as migrations.
+preferences and verified addresses, the outbox), as migrations.
 
 One database, one ledger: these migrations are recorded in the projections' own
 ``schema_migrations`` table, with versions from 100 up so that they can never collide with the
@@ -164,6 +164,39 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             PRIMARY KEY (owner, key)
         );
         CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+        """,
+    ),
+    Migration(
+        107,
+        "verified notification addresses and the codes that verify them",
+        """
+        -- An address (an e-mail address, a phone number) a customer proved is theirs: a code
+        -- sent there came back. E-mail and SMS go only to these. Nothing is copied in: the
+        -- phone numbers and e-mail addresses chosen before this table (the accounts' own
+        -- among them, never confirmed at registration) are unverified until a code confirms
+        -- them. A row is removed when its address stops being the channel's.
+        CREATE TABLE verified_addresses (
+            user_id     text NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+            channel     text NOT NULL CHECK (channel IN ('email', 'sms')),
+            address     text NOT NULL,
+            verified_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (user_id, channel, address)
+        );
+
+        -- The one code a channel waits for. Only its HMAC is kept (api/address_codes.py), bound
+        -- to the user, the channel and the address: a leaked table gives no code away, and a
+        -- code never confirms another address. Spent by its right use, by too many wrong
+        -- ones, or replaced by the next code sent.
+        CREATE TABLE verification_codes (
+            user_id    text NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+            channel    text NOT NULL CHECK (channel IN ('email', 'sms')),
+            address    text NOT NULL,
+            code_mac   bytea NOT NULL,
+            attempts   integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            sent_at    timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL,
+            PRIMARY KEY (user_id, channel)
+        );
         """,
     ),
 )

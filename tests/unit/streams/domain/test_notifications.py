@@ -27,6 +27,7 @@ from streams.domain.notifications import (
     message_for,
     notification_id,
     notifications,
+    only_verified,
 )
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -175,6 +176,25 @@ def test_a_notification_address_overrides_the_accounts_email() -> None:
     prefs = Preferences(email_address="orders@ada.example")
     recipient = Recipient("usr-1", "Ada", "ada@example.com", prefs)
     assert addresses(recipient)[Channel.EMAIL] == "orders@ada.example"
+
+
+def test_unverified_email_and_phone_are_left_out_and_push_stays() -> None:
+    chosen = Preferences(email=True, sms=True, push=True, phone="+4915112345678")
+    reachable = only_verified(chosen, email_verified=False, phone_verified=False)
+    recipient = Recipient("usr-1", "Ada", "ada@example.com", reachable)
+    assert addresses(recipient) == {Channel.PUSH: "usr-1"}
+
+
+def test_a_verified_phone_gets_sms_while_an_unverified_email_gets_nothing() -> None:
+    chosen = Preferences(email=True, sms=True, phone="+4915112345678")
+    reachable = only_verified(chosen, email_verified=False, phone_verified=True)
+    recipient = Recipient("usr-1", "Ada", "ada@example.com", reachable)
+    assert addresses(recipient) == {Channel.SMS: "+4915112345678", Channel.PUSH: "usr-1"}
+
+
+def test_verification_never_turns_on_a_channel_the_customer_turned_off() -> None:
+    chosen = Preferences(email=False, sms=False, phone="+4915112345678")
+    assert only_verified(chosen, email_verified=True, phone_verified=True) == chosen
 
 
 def test_opting_out_of_every_channel_means_no_notifications() -> None:
