@@ -25,6 +25,7 @@ from api.problems import ApiError
 from api.ratelimit import RateLimiter
 from api.resources import Resources
 from api.security import AccessTokens, PasswordHasher, Principal, TokenError
+from api.services.address_verification import Verifier
 from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.settings import Settings
@@ -102,6 +103,11 @@ async def _outbox(request: Request) -> Outbox:
     return outbox
 
 
+async def _verifier(request: Request) -> Verifier:
+    verifier: Verifier = _need(_resources_of(request).verifier, "the address verifier")
+    return verifier
+
+
 async def _live(request: Request) -> LiveHub:
     live: LiveHub = _need(_resources_of(request).live, "the live stream")
     return live
@@ -118,6 +124,7 @@ SessionsDep = Annotated[Sessions, Depends(_sessions)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
 LiveDep = Annotated[LiveHub, Depends(_live)]
+VerifierDep = Annotated[Verifier, Depends(_verifier)]
 
 
 class _Bearer(SecurityBase, Generic[T]):

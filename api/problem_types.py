@@ -51,6 +51,8 @@ class ProblemType(Enum):
     ORDER_NOT_CANCELLABLE = ("order-not-cancellable", 409, "Order cannot be cancelled")
     PAYMENT_NOT_RETRYABLE = ("payment-not-retryable", 409, "Payment cannot be retried")
     ADDRESS_LOCKED = ("address-locked", 409, "Shipping address cannot change")
+    NOTHING_TO_VERIFY = ("nothing-to-verify", 409, "Nothing to verify")
+    NO_CODE_WAITING = ("no-code-waiting", 409, "No code waiting")
     BODY_TOO_LARGE = ("body-too-large", 413, "Body too large")
     UNSUPPORTED_IMAGE_TYPE = ("unsupported-image-type", 415, "Unsupported image type")
     INVALID_REQUEST = ("invalid-request", 422, "Invalid request")
@@ -58,10 +60,13 @@ class ProblemType(Enum):
     IDEMPOTENCY_KEY_REUSED = ("idempotency-key-reused", 422, "Idempotency-Key reused")
     NOT_IN_CATALOG = ("not-in-catalog", 422, "Not in the catalog")
     MIXED_CURRENCIES = ("mixed-currencies", 422, "Mixed currencies")
+    WRONG_CODE = ("wrong-code", 422, "Wrong code")
+    CODE_EXPIRED = ("code-expired", 422, "Code expired")
     RATE_LIMITED = ("rate-limited", 429, "Too many attempts")
     INTERNAL_ERROR = ("internal-error", 500, "Internal error")
     NOT_CONFIRMED = ("not-confirmed", 503, "Not confirmed")
     SIGN_IN_BUSY = ("sign-in-busy", 503, "Sign-in busy")
+    CODE_NOT_SENT = ("code-not-sent", 503, "Code not sent")
     NOT_READY = ("not-ready", 503, "Not ready")
 
 

@@ -4,6 +4,8 @@ One atomic ``ADD`` per attempt on the item of (scope, subject, window): replicas
 balancer count together, which an in-process limiter could not. The subject (a client address,
 an email) is stored only as a hash. A fixed window lets a burst of twice the limit through at a
 window edge; for sign-in and registration that is acceptable, and it costs one write.
+A scope may count over a window of its own (sending verification codes counts per hour); the
+scope is part of the key, so windows of different lengths never share an item.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ class RateLimiter:
         self._table = table
         self._window_s = window_s
 
-    async def hit(self, scope: str, subject: str, limit: int) -> None:
-        """Count one attempt; raise a 429 rate-limited problem (Retry-After) past ``limit``."""
+    async def hit(self, scope: str, subject: str, limit: int, window_s: int | None = None) -> None:
+        """Count one attempt; raise a 429 rate-limited problem (Retry-After) past ``limit``
+        attempts in the window (``window_s``, or the limiter's own)."""
+        window_s = window_s or self._window_s
         now = time.time()
-        window = int(now // self._window_s)
+        window = int(now // window_s)
         digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
         response = await self._client.update_item(
             TableName=self._table,
@@ -35,12 +39,12 @@ class RateLimiter:
             ExpressionAttributeNames={"#expires": EXPIRES_AT},
             ExpressionAttributeValues={
                 ":one": {"N": "1"},
-                ":expires": {"N": str((window + 2) * self._window_s)},
+                ":expires": {"N": str((window + 2) * window_s)},
             },
             ReturnValues="UPDATED_NEW",
         )
         if int(response["Attributes"]["hits"]["N"]) > limit:
-            retry_after = max(1, math.ceil((window + 1) * self._window_s - now))
+            retry_after = max(1, math.ceil((window + 1) * window_s - now))
             raise ApiError(
                 ProblemType.RATE_LIMITED,
                 f"Too many {scope} attempts; try again in {retry_after} s.",

@@ -2,7 +2,8 @@
 
 One asyncpg pool, one EventPublisher (its Kafka producer batches every request's events), one
 DynamoDB and one S3 client; where products are served, the outbox relay runs beside them, and
-where orders are, the sweep of expired idempotency keys. A process serves only the routers its
+where orders are, the sweep of expired idempotency keys. Where users are, an SNS client sends
+the codes that verify phone numbers. A process serves only the routers its
 settings name, and opens only what those need: a users-only deployment never connects to Kafka.
 """
 
@@ -20,12 +21,15 @@ import asyncpg
 from aiobotocore.config import AioConfig as Config
 from botocore.exceptions import ClientError
 
+from api.address_codes import CodeMac
+from api.code_sender import CodeSender
 from api.dynamo import DynamoDBClient, ensure_table, error_code
 from api.idempotency import IdempotencyStore
 from api.outbox import Outbox
 from api.ratelimit import RateLimiter
 from api.schema import migrate
 from api.security import AccessTokens, PasswordHasher
+from api.services.address_verification import Verifier
 from api.services.live import LiveHub
 from api.sessions import Sessions
 from shopstream.aws import aws_client
@@ -59,6 +63,7 @@ class Resources:
     idempotency: IdempotencyStore | None
     outbox: Outbox | None
     live: LiveHub | None
+    verifier: Verifier | None
 
 
 def check_secret(settings: Settings) -> None:
@@ -109,7 +114,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         dynamodb: DynamoDBClient = await stack.enter_async_context(
             aws_client(settings, "dynamodb", _DYNAMODB_CONFIG)
         )
-        sessions = limiter = hasher = idempotency = None
+        sessions = limiter = hasher = idempotency = verifier = None
         if routers & {"users", "orders"}:
             # Sign-in and registration; cancellations, payment retries and address changes.
             await ensure_table(dynamodb, settings.rate_limit_table)
@@ -118,6 +123,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await ensure_table(dynamodb, settings.sessions_table)
             sessions = Sessions(dynamodb, settings)
             hasher = PasswordHasher(settings)
+            assert limiter is not None
+            sns = await stack.enter_async_context(aws_client(settings, "sns"))
+            verifier = Verifier(
+                settings,
+                limiter,
+                CodeSender(settings, sns),
+                CodeMac(settings.jwt_secret.get_secret_value().encode()),
+            )
         if routers & {"orders", "live"}:
             # The history table serves the timeline and the live stream's catch-up only: no
             # call of the order hot paths (POST /orders, GET /orders/{id}) goes to AWS.
@@ -161,6 +174,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             idempotency=idempotency,
             outbox=outbox,
             live=live,
+            verifier=verifier,
         )
 
 

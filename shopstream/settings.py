@@ -318,6 +318,16 @@ class Settings(BaseSettings):
     order_cancellations_per_window: int = 10
     payment_retries_per_window: int = 10
     address_changes_per_window: int = 10
+    # Verifying the addresses notifications go to: a code sent there, typed back. How long a
+    # code is accepted.
+    verification_code_ttl_s: int = 600
+    verification_code_max_attempts: int = 5  # wrong tries that spend a code
+    verification_attempts_per_window: int = 10  # per user: codes typed, whatever the code
+    # Codes cost money (an SMS) and reach strangers (any address can be typed in), so sending
+    # them is limited per user and per address, counted over this window of its own.
+    verification_sends_window_s: int = 3600
+    verification_sends_per_user_per_window: int = 5  # per user: codes sent, to any address
+    verification_sends_per_address_per_window: int = 3  # per address: codes sent, by anyone
     # Proxies (addresses or networks) whose X-Forwarded-For names the client: the load
     # balancer in front of the gateways. Nobody else's is believed (api.clients). A JSON list
     # in the environment, e.g. SHOPSTREAM_TRUSTED_PROXIES='["10.0.0.0/8"]'.

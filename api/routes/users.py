@@ -14,11 +14,19 @@ from api.deps import (
     SessionsDep,
     SettingsDep,
     TokensDep,
+    VerifierDep,
 )
 from api.openapi import problems
 from api.problem_types import ProblemType
 from api.problems import ApiError
-from api.schemas.notifications import NotificationPreferences, NotificationPreferencesPublic
+from api.schemas.notifications import (
+    AddressVerification,
+    CodeRefusedProblem,
+    NotificationPreferences,
+    NotificationPreferencesPublic,
+    VerificationCodeRequest,
+    VerificationCodeSent,
+)
 from api.schemas.users import (
     LoginRequest,
     LogoutRequest,
@@ -157,25 +165,62 @@ async def change_password(
 
 @router.get(
     "/users/me/notification-preferences",
-    summary="Which channels the signed-in user is notified on, and where",
+    summary="Which channels the signed-in user is notified on, where, and what is verified",
     responses=problems(401),
 )
 async def get_notification_preferences(
     user: CurrentUser, pool: PoolDep
 ) -> NotificationPreferencesPublic:
     """The channels the signed-in customer hears about orders on, and the phone number and e-mail
-    address used. Until chosen: e-mail and push, not SMS."""
+    address used. Until chosen: e-mail and push, not SMS. E-mail and SMS go only to verified
+    addresses (``email_verified``, ``phone_verified``); ``awaiting_code`` names the channels a
+    code was sent to."""
     return await notifications.get_preferences(pool, user.user_id)
 
 
 @router.put(
     "/users/me/notification-preferences",
-    summary="Choose the channels (e-mail, SMS, push) and the phone number and e-mail address",
-    responses=problems(401, 413, 422),
+    summary="Choose the channels (e-mail, SMS, push) and the phone number and e-mail address; "
+    "an address in use that is not verified yet is sent a code",
+    responses=problems(401, 413, 422, 429, 503),
 )
 async def set_notification_preferences(
-    body: NotificationPreferences, user: CurrentUser, pool: PoolDep
+    body: NotificationPreferences, user: CurrentUser, pool: PoolDep, verifier: VerifierDep
 ) -> NotificationPreferencesPublic:
     """Replaces the whole set. SMS needs a phone number (E.164, 422 without one); without
-    ``email_address``, e-mail goes to the account's address."""
-    return await notifications.put_preferences(pool, user.user_id, body)
+    ``email_address``, e-mail goes to the account's address.
+
+    E-mail and SMS go only to verified addresses. Saving sends a one-time code to the e-mail
+    address and the phone number of the channels turned on, unless the address is verified or
+    a code sent to it is still waiting; type it into
+    ``POST /users/me/notification-preferences/verify``. An address replaced is forgotten:
+    choosing it again verifies it again. Nothing changes when a code cannot be sent (429: too
+    many codes; 503: the mail server or SNS did not take it)."""
+    return await notifications.put_preferences(pool, verifier, user.user_id, body)
+
+
+@router.post(
+    "/users/me/notification-preferences/verification-codes",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a new code to the channel's address (replacing the one it waited for)",
+    responses=problems(401, 409, 413, 422, 429, 503),
+)
+async def send_verification_code(
+    body: VerificationCodeRequest, user: CurrentUser, pool: PoolDep, verifier: VerifierDep
+) -> VerificationCodeSent:
+    """To the address the preferences name for the channel, whether the channel is on or not
+    (409 when it has none, or it is verified already). Limited per user and per address."""
+    return await notifications.request_code(pool, verifier, user.user_id, body.channel)
+
+
+@router.post(
+    "/users/me/notification-preferences/verify",
+    summary="Type back the code sent to the channel's address: the address is then verified",
+    responses={**problems(401, 409, 413, 429), **problems(422, model=CodeRefusedProblem)},
+)
+async def verify_notification_address(
+    body: AddressVerification, user: CurrentUser, pool: PoolDep, verifier: VerifierDep
+) -> NotificationPreferencesPublic:
+    """A code is single-use, expires, and is spent after a few wrong tries (``tries_left``);
+    tries are also limited per user (429). The answer is the preferences, now verified."""
+    return await notifications.verify_address(pool, verifier, user.user_id, body.channel, body.code)

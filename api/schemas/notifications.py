@@ -1,11 +1,15 @@
-"""A customer's notification preferences: which channels, and where."""
+"""A customer's notification preferences: which channels, and where; and the codes that
+verify the addresses (e-mail and SMS go only to verified ones)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Self, TypeAlias
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from api.address_codes import CODE_PATTERN, VerifiedChannel
+from api.problems import Problem
 from api.schemas.common import CleanStr, RequestModel, ResponseModel
 from api.schemas.users import Email
 from streams.domain.notifications import invalid_phone
@@ -52,3 +56,51 @@ class NotificationPreferencesPublic(ResponseModel):
     push: bool
     phone: str | None
     email_address: str | None
+    email_verified: bool = Field(
+        description="Whether the address e-mail goes to (email_address, or the account's when "
+        "unset) is confirmed by a code: e-mail is sent only then"
+    )
+    phone_verified: bool = Field(
+        description="Whether the phone number is confirmed by a code: SMS is sent only then"
+    )
+    awaiting_code: list[VerifiedChannel] = Field(
+        description="The channels a code was sent to that has not been typed in yet "
+        "(POST /users/me/notification-preferences/verify)"
+    )
+
+
+class VerificationCodeRequest(RequestModel):
+    """Send a new code to the channel's address (the one the preferences name)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"channel": "sms"}]})
+
+    channel: VerifiedChannel
+
+
+class VerificationCodeSent(ResponseModel):
+    channel: VerifiedChannel
+    address: str = Field(description="Where the code went")
+    expires_at: datetime = Field(description="When the code stops being accepted")
+
+
+Code: TypeAlias = Annotated[str, Field(pattern=CODE_PATTERN, examples=["042917"])]
+
+
+class AddressVerification(RequestModel):
+    """The code sent to the channel's address, typed back."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"channel": "sms", "code": "042917"}]}
+    )
+
+    channel: VerifiedChannel
+    code: Code
+
+
+class CodeRefusedProblem(Problem):
+    """A code refused: wrong (``tries_left`` says how many more this code may take), expired,
+    or not valid at all (``errors``, as every invalid request)."""
+
+    tries_left: int | None = Field(
+        default=None, description="wrong-code: how many more tries this code takes (0: spent)"
+    )

@@ -2,7 +2,9 @@
 
 The gateway serves every router, with the stack's own databases, topics and tables: order
 tests need the stream worker (started here if it is not running) to take their orders through
-the saga and project them back. Tests keep apart by unique emails and SKUs.
+the saga and project them back. Tests keep apart by unique emails and SKUs. The e-mail every
+gateway started here sends (verification codes) goes to a real SMTP server in this process,
+``gateway_mailbox``, where the tests read it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ops.apigateway import gateway_document
 from shopstream.settings import REPO_ROOT, Settings
 from stack.apps import CarrierSimulator, Projector, Worker
 from streams.testing import free_port
+from tests.integration.delivery.conftest import Mailbox, smtp_server
 
 PASSWORD = "correct horse battery staple"
 ADDRESS = {
@@ -90,6 +93,22 @@ def start_gateway(log_path: Path, env: Mapping[str, str]) -> GatewayProcess:
 def stop_gateway(gateway: GatewayProcess) -> None:
     gateway.process.terminate()
     gateway.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gateway_mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) in this process, which every gateway started here sends
+    its e-mail to (through the environment it inherits)."""
+    with smtp_server() as box:
+        before = os.environ.get("SHOPSTREAM_SMTP_PORT")
+        os.environ["SHOPSTREAM_SMTP_PORT"] = str(box.port)
+        try:
+            yield box
+        finally:
+            if before is None:
+                del os.environ["SHOPSTREAM_SMTP_PORT"]
+            else:
+                os.environ["SHOPSTREAM_SMTP_PORT"] = before
 
 
 @pytest.fixture(scope="session")
