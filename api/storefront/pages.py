@@ -85,6 +85,11 @@ async def confirmation(
     return _page(request, "confirmation.html", "Thank you", order_id=order_id)
 
 
+@router.get("/preferences")
+async def preferences(request: Request) -> HTMLResponse:
+    return _page(request, "preferences.html", "Notifications")
+
+
 @router.get("/login")
 async def login(request: Request) -> HTMLResponse:
     return _page(request, "login.html", "Sign in")

@@ -10,6 +10,9 @@ order page opens, and a journey watches the rest happen live.
 Each journey saves screenshots under ``test-artifacts/e2e/<test>/`` (ignored by git), and
 fails on any script error or console error of the page, except the browser's own report of an
 HTTP error status that the page answered with a readable message.
+
+The gateway's e-mail (the codes that confirm notification addresses) goes to an SMTP server in
+this process, where a journey reads the code a customer would find in their inbox.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tests.integration.api.conftest import (
     start_gateway,
     stop_gateway,
 )
+from tests.integration.delivery.conftest import Mailbox, smtp_server
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
@@ -73,6 +77,7 @@ class System:
     carrier: IsolatedCarrier
     gateway: GatewayProcess
     settings: Settings
+    mailbox: Mailbox
 
     @property
     def url(self) -> str:
@@ -80,8 +85,14 @@ class System:
 
 
 @pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
 async def system(
-    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox
 ) -> AsyncIterator[System]:
     folder = tmp_path_factory.mktemp("storefront")
     timing = {"SHOPSTREAM_SHIPPING_RETRY_BACKOFF_S": SHIPPING_RETRY_BACKOFF_S}
@@ -106,9 +117,10 @@ async def system(
             {
                 "SHOPSTREAM_TOPIC_PREFIX": worker.settings.topic_prefix,
                 "SHOPSTREAM_WORKER_APP_ID": worker.app_id,
+                "SHOPSTREAM_SMTP_PORT": str(mailbox.port),
             },
         )
-        yield System(worker, carrier, gateway, worker.settings)
+        yield System(worker, carrier, gateway, worker.settings, mailbox)
     finally:
         if gateway is not None:
             stop_gateway(gateway)

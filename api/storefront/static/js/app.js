@@ -17,6 +17,7 @@ const PAGES = {
   orders: account.orders,
   order: account.order,
   confirmation: account.confirmation,
+  preferences: account.preferences,
   admin: admin.admin,
 };
 const LAST_NOTICE = "shopstream.last-notice";

@@ -22,6 +22,7 @@ PAGES = [
     "/shop/orders/ord_1/confirmation",
     "/shop/login",
     "/shop/register",
+    "/shop/preferences",
     "/shop/admin",
 ]
 

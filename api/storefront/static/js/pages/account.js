@@ -1,8 +1,9 @@
-// Sign-in, registration, my orders, one order with its live timeline, the confirmation.
+// Sign-in, registration, my orders, one order with its live timeline, the confirmation, the
+// notification preferences with the codes that confirm their addresses.
 import { api, money, session } from "../api.js";
 import { mergeGuestCart } from "../cart.js";
 import { follow } from "../live.js";
-import { $, attempt, busy, el, flash, when } from "../ui.js";
+import { $, attempt, busy, el, flash, toast, when } from "../ui.js";
 
 const PLACED = "shopstream.placed";
 const CANCELLABLE = new Set(["pending", "reserved", "paid", "payment_failed", "shipping_problem"]);
@@ -54,9 +55,9 @@ export function register() {
   });
 }
 
-function requireSignIn() {
+function requireSignIn(what = "your orders") {
   if (session.signedIn) return true;
-  flash("info", "Sign in to see your orders.");
+  flash("info", `Sign in to see ${what}.`);
   location.assign(`/shop/login?next=${encodeURIComponent(location.pathname)}`);
   return false;
 }
@@ -215,4 +216,80 @@ export async function order() {
     });
     busy(button, false);
   });
+}
+
+const PREFERENCES = "/users/me/notification-preferences";
+
+// What the page says of an address: confirmed, waiting for the code sent, or neither.
+function showVerification(where, address, verified, awaiting) {
+  const state = $(where);
+  state.className = `verification${verified ? " verified" : ""}`;
+  state.textContent = !address ? "" : verified ? `✓ ${address} is confirmed.`
+    : awaiting ? `${address} is not confirmed yet: type the code we sent there below.`
+    : `${address} is not confirmed: nothing is sent there until it is.`;
+}
+
+export async function preferences() {
+  if (!requireSignIn("your notification preferences")) return;
+  const form = $("#preferences-form");
+  const field = (name) => form.elements.namedItem(name);
+  const verify = $("#verify-form");
+  let shown = null;
+
+  const show = (prefs) => {
+    shown = prefs;
+    for (const name of ["email", "sms", "push"]) field(name).checked = prefs[name];
+    field("email_address").value = prefs.email_address || "";
+    field("phone").value = prefs.phone || "";
+    const email = prefs.email_address || session.user.email;
+    showVerification("#email-state", email, prefs.email_verified, prefs.awaiting_code.includes("email"));
+    showVerification("#phone-state", prefs.phone, prefs.phone_verified, prefs.awaiting_code.includes("sms"));
+    // Every address not confirmed yet can be: the ones waiting for a code first.
+    const open = [
+      !prefs.email_verified && ["email", `E-mail to ${email}`],
+      prefs.phone && !prefs.phone_verified && ["sms", `SMS to ${prefs.phone}`],
+    ].filter(Boolean).sort(([a], [b]) => prefs.awaiting_code.includes(b) - prefs.awaiting_code.includes(a));
+    verify.elements.namedItem("code").value = "";
+    verify.elements.namedItem("channel").replaceChildren(...open.map(([value, text]) => el("option", { value, text })));
+    $("#verify").hidden = open.length === 0;
+  };
+
+  const act = async (button, action) => {
+    busy(button, true);
+    await attempt(action);
+    busy(button, false);
+  };
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(form.querySelector("button"), async () => {
+      const body = {
+        email: field("email").checked,
+        sms: field("sms").checked,
+        push: field("push").checked,
+        phone: field("phone").value.trim() || null,
+        email_address: field("email_address").value.trim() || null,
+      };
+      show(await api(PREFERENCES, { method: "PUT", body }));
+      toast({ level: "success", text: "Saved." });
+    });
+  });
+  verify.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const channel = verify.elements.namedItem("channel").value;
+    act(verify.querySelector("button[type=submit]"), async () => {
+      show(await api(`${PREFERENCES}/verify`, { method: "POST", body: { channel, code: verify.elements.namedItem("code").value.trim() } }));
+      toast({ level: "success", text: channel === "sms" ? "Your phone number is confirmed." : "Your e-mail address is confirmed." });
+    });
+  });
+  $("#resend-code").addEventListener("click", (event) => {
+    const channel = verify.elements.namedItem("channel").value;
+    act(event.currentTarget, async () => {
+      const sent = await api(`${PREFERENCES}/verification-codes`, { method: "POST", body: { channel } });
+      toast({ level: "info", text: `A new code is on its way to ${sent.address}.` });
+      show({ ...shown, awaiting_code: [...new Set([...shown.awaiting_code, channel])] });
+    });
+  });
+  const current = await attempt(() => api(PREFERENCES));
+  if (current) show(current);
 }
