@@ -270,6 +270,26 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     worker_host: str = "127.0.0.1"
 
+    # Tracing (docs/tracing.md). Spans go over OTLP/HTTP to this base URL's /v1/traces (a
+    # collector's, e.g. http://127.0.0.1:4318). Unset: nothing is traced, and tracing costs
+    # nothing but a check per batch.
+    otlp_endpoint: str | None = None
+    # The share of traces kept. Decided on the trace id, which is the event's: every process
+    # keeps or drops the same orders' traces.
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Finished spans wait this long at most before they are sent, many to a request.
+    otlp_export_delay_s: float = Field(default=5.0, gt=0.0)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _an_http_endpoint(cls, endpoint: str | None) -> str | None:
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                f"the OTLP endpoint is an http:// or https:// URL, such as "
+                f"http://127.0.0.1:4318 (got {endpoint!r})"
+            )
+        return endpoint
+
     # Readiness probes give up after this long per dependency.
     health_timeout_s: float = 5.0
     # The gateway's /readyz answers every caller from one check this long: a burst of probes
