@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Iterable, Sequence
 import faust
 from faust.types import ProducerT, RecordMetadata
 
+from shopstream import tracing
+from shopstream.tracing import SpanContext
+from streams import kafka_tracing
 from streams.contract import EventBase, encode
 from streams.topics import (
     DEAD_LETTER_REASON_HEADER,
@@ -79,16 +82,34 @@ class Channels:
             self._names[topic], key, value, None, None, None if headers is None else list(headers)
         )
 
-    async def send(self, events: Iterable[EventBase]) -> list[Awaitable[object]]:
-        """Hand every event to the producer; the deliveries, to await (once, for a batch)."""
+    async def send(
+        self, events: Iterable[EventBase], parent: SpanContext | None = None
+    ) -> list[Awaitable[object]]:
+        """Hand every event to the producer; the deliveries, to await (once, for a batch).
+        Traced, each record carries its send's ``traceparent``, the send a child of ``parent``
+        (the span of the record that led to it) or of the current span."""
+        if tracing.on():
+            return [await self._send_traced(event, parent) for event in events]
         return [
             await self.produce(topic_for(event).name, event.key.encode(), encode(event))
             for event in events
         ]
 
-    async def publish(self, events: Iterable[EventBase]) -> None:
+    async def _send_traced(
+        self, event: EventBase, parent: SpanContext | None
+    ) -> Awaitable[RecordMetadata]:
+        topic = topic_for(event).name
+        key, value = event.key.encode(), encode(event)
+        return await kafka_tracing.sent(
+            event,
+            self._names[topic],
+            parent,
+            lambda headers: self.produce(topic, key, value, headers),
+        )
+
+    async def publish(self, events: Iterable[EventBase], parent: SpanContext | None = None) -> None:
         """Send every event to its topic and wait until Kafka has acknowledged them all."""
-        for delivery in await self.send(events):
+        for delivery in await self.send(events, parent):
             await delivery
 
     async def send_dead_letter(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shopstream import tracing
 from shopstream.settings import Settings
+from streams import kafka_tracing
 from streams.contract import EventBase, encode
 from streams.topics import TopicLayout, TopicSpec
 
@@ -118,14 +120,30 @@ class EventPublisher:
         await self.stop()
 
     async def publish(self, events: Iterable[EventBase]) -> None:
-        pending = [
-            await self.producer.send(
-                self.layout.for_event(event).name, encode(event), key=event.key.encode()
-            )
-            for event in events
-        ]
+        """Traced, each record carries the ``traceparent`` of its send, a child of the current
+        span (a request's) if that is of the event's trace."""
+        if tracing.on():
+            pending = [await self._send_traced(event) for event in events]
+        else:
+            pending = [
+                await self.producer.send(
+                    self.layout.for_event(event).name, encode(event), key=event.key.encode()
+                )
+                for event in events
+            ]
         for delivery in pending:
             await delivery
+
+    async def _send_traced(self, event: EventBase) -> Awaitable[object]:
+        topic = self.layout.for_event(event).name
+        value, key = encode(event), event.key.encode()
+        sent: Awaitable[object] = await kafka_tracing.sent(
+            event,
+            topic,
+            None,
+            lambda headers: self.producer.send(topic, value, key=key, headers=headers),
+        )
+        return sent
 
     async def publish_encoded(self, records: Iterable[tuple[str, bytes, bytes]]) -> None:
         """Send records already encoded, as ``(topic, key, value)``; return once Kafka has them

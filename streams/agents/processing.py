@@ -26,15 +26,18 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import faust
 from pydantic import BaseModel
 
+from shopstream import tracing
 from shopstream.logs import get_logger, record_context
 from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_EVENTS
+from shopstream.tracing import SpanContext
+from streams import kafka_tracing
 from streams.app import settings
 from streams.channels import Channels
 from streams.contract import AnyEvent, ContractError, EventBase, decode
@@ -51,6 +54,8 @@ class Outcome:
     stored: Callable[[], None] | None = None
     duplicate: bool = False
     refused: str | None = None
+    # The span of applying the record, when traced: its outputs are sent as its children.
+    trace: SpanContext | None = None
 
 
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
@@ -251,7 +256,7 @@ async def _conclude(
             deliveries.append(await channels.send_dead_letter(record.message, outcome.refused))
             results.append((kind, "dead_lettered"))
             continue
-        deliveries.extend(await channels.send(outcome.events))
+        deliveries.extend(await channels.send(outcome.events, outcome.trace))
         results.append((kind, "duplicate" if outcome.duplicate else "applied"))
     for delivery in deliveries:
         await delivery
@@ -279,7 +284,10 @@ async def _decide(agent: str, message: faust.types.Message, apply: Apply) -> tup
     }
     if order_id := getattr(event, "order_id", None):
         context["order_id"] = order_id
-    with record_context(**context):
+    with (
+        record_context(**context),
+        kafka_tracing.processing(agent, message.topic, message.headers, event) as span,
+    ):
         try:
             outcome = await apply(event, datetime.now(UTC))
         except Exception as error:
@@ -287,4 +295,7 @@ async def _decide(agent: str, message: faust.types.Message, apply: Apply) -> tup
             outcome = Outcome(refused=f"not applied: {error!r}")
         if outcome.refused is not None:
             log.warning("dead-lettered", agent=agent, reason=outcome.refused, source=source)
+            tracing.failed(span, outcome.refused)
+    if span is not None:
+        outcome = replace(outcome, trace=span.get_span_context())
     return event.type, outcome
