@@ -26,6 +26,7 @@ from api.security import PasswordHasher
 from api.services.users import create_admin
 from shopstream.logs import configure_logging
 from shopstream.settings import Settings, settings_at_start
+from shopstream.tracing import configure_tracing
 
 
 def serve(settings: Settings) -> int:
@@ -36,6 +37,7 @@ def serve(settings: Settings) -> int:
     from api.resources import check_secret
 
     configure_logging("gateway", settings.log_level)
+    configure_tracing("gateway", settings)
     try:
         # Before uvicorn: a refused key is one line saying what to do, not a startup traceback.
         check_secret(settings)

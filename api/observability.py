@@ -9,8 +9,10 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shopstream import tracing
 from shopstream.logs import get_logger
 from shopstream.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shopstream.tracing import SpanKind
 
 TRACE_HEADER = "x-trace-id"
 # W3C traceparent: version-traceid-parentid-flags; the 32-hex trace id is what we carry.
@@ -34,6 +36,10 @@ def trace_id_from(headers: dict[bytes, bytes]) -> str:
 
 
 class ObservabilityMiddleware:
+    """Traced (``shopstream.tracing``), each request is a server span in the trace its id
+    names: the child of the client's ``traceparent`` if it sent one, else a root of that
+    trace. The events it publishes carry the same trace id."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -41,7 +47,8 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        trace_id = trace_id_from(dict(scope["headers"]))
+        headers = dict(scope["headers"])
+        trace_id = trace_id_from(headers)
         structlog.contextvars.bind_contextvars(trace_id=trace_id)
         status = 500
         started = time.perf_counter()
@@ -54,21 +61,38 @@ class ObservabilityMiddleware:
                 message["headers"].append((TRACE_HEADER.encode(), trace_id.encode()))
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_trace)
-        finally:
-            elapsed = time.perf_counter() - started
-            # The route template, not the raw path, keeps metric cardinality bounded.
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_LATENCY.labels(route, method).observe(elapsed)
-            log.info(
-                "request",
-                method=method,
-                path=scope["path"],
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
-            structlog.contextvars.unbind_contextvars("trace_id", *_ANNOTATIONS)
+        method = scope["method"]
+        with tracing.span(
+            method,
+            trace_id,
+            kind=SpanKind.SERVER,
+            traceparent=headers.get(b"traceparent"),
+            attributes={"http.request.method": method, "url.path": scope["path"]},
+        ) as span:
+            try:
+                await self.app(scope, receive, send_with_trace)
+            finally:
+                elapsed = time.perf_counter() - started
+                # The route template, not the raw path, keeps metric cardinality bounded.
+                route = getattr(scope.get("route"), "path", "unmatched")
+                HTTP_REQUESTS.labels(route, method, str(status)).inc()
+                HTTP_LATENCY.labels(route, method).observe(elapsed)
+                if span is not None:
+                    _conclude(span, method, route, status)
+                log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+                structlog.contextvars.unbind_contextvars("trace_id", *_ANNOTATIONS)
+
+
+def _conclude(span: tracing.Span, method: str, route: str, status: int) -> None:
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        tracing.failed(span, f"answered {status}")

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 
 from api.problem_types import ProblemType
 from api.problems import ApiError
+from shopstream import tracing
 from shopstream.logs import get_logger
 from streams.contract import EventBase
 from streams.publisher import EventPublisher
@@ -27,8 +28,11 @@ _TRACE_ID: Final = re.compile(r"^[0-9a-f]{32}$")
 def request_trace() -> dict[str, str]:
     """``trace_id=`` for an event made while serving a request: the request's own trace id
     (see api.observability), so that the event's journey through the agents shares its trace.
-    Empty when the caller sent an id the contract cannot carry (it wants 32 hex digits)."""
+    When the caller sent an id the contract cannot carry (it wants 32 hex digits): the trace
+    of the request's span if it is traced, else empty."""
     trace_id = structlog.contextvars.get_contextvars().get("trace_id", "")
+    if not _TRACE_ID.match(trace_id):
+        trace_id = tracing.current_trace_id() or ""
     return {"trace_id": trace_id} if _TRACE_ID.match(trace_id) else {}
 
 
