@@ -7,6 +7,7 @@ import mode.loop
 
 from shopstream.logs import configure_logging
 from shopstream.settings import settings_at_start
+from shopstream.tracing import configure_tracing
 
 
 def main() -> None:
@@ -20,6 +21,8 @@ def main() -> None:
     # uvloop: the worker's event loop runs every agent; Faust starts its own on this policy.
     mode.loop.use("uvloop")
     configure_logging("worker", settings.log_level)
+    # One service per set of roles: the saga's workers, the projector.
+    configure_tracing("-".join(("worker", *sorted(settings.worker_roles))), settings)
     register(settings.worker_roles)
     # Source topics and changelogs exist, with leaders, before Faust looks at them: Faust
     # compares their partition counts as it starts and stops on a topic it sees half-made.

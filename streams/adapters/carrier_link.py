@@ -26,9 +26,11 @@ from kombu.message import Message
 from kombu.messaging import Producer
 from kombu.mixins import ConsumerMixin
 
+from shopstream import tracing
 from shopstream.logs import get_logger
 from shopstream.metrics import CARRIER_MESSAGES
 from shopstream.settings import Settings
+from shopstream.tracing import SpanKind
 from streams.carrier_topology import (
     DEAD_LETTER_KEY,
     DEAD_LETTER_REASON_HEADER,
@@ -41,6 +43,10 @@ from streams.carrier_topology import (
 )
 
 log = get_logger(__name__)
+
+# The W3C trace context of the span that sent a message (a request's publish, the carrier's
+# handling of it), beside the ``trace_id`` header the carrier echoes.
+TRACEPARENT_HEADER = tracing.TRACEPARENT
 
 JSON = "application/json"
 # Connection retries before a publish gives up (and the record is applied again later).
@@ -277,20 +283,38 @@ class RequestSender:
             self._producer = Producer(self._connection.default_channel, exchange(self.names))
         return self._producer
 
-    def _send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
+    def _send(self, body: bytes, correlation_id: str, headers: dict[str, str]) -> None:
         publish(
             self._ensure_producer(),
             body,
             REQUEST_KEY,
             correlation_id=correlation_id,
-            headers={"trace_id": trace_id},
+            headers=headers,
             reply_to=self.names.reply_queue,
         )
         CARRIER_MESSAGES.labels(REQUEST_QUEUE, "sent").inc()
 
     async def send(self, body: bytes, correlation_id: str, trace_id: str) -> None:
+        """Publish a request and return once the broker has confirmed it. Traced, the publish
+        is a span of ``trace_id`` (under the current span, the record's that asked for it)
+        whose ``traceparent`` the message carries; the carrier echoes ``trace_id``."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._send, body, correlation_id, trace_id)
+        headers = {"trace_id": trace_id}
+        with tracing.span(
+            f"publish {REQUEST_QUEUE}",
+            trace_id,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.names.exchange,
+                "messaging.rabbitmq.destination.routing_key": REQUEST_KEY,
+                "messaging.message.conversation_id": correlation_id,
+            },
+        ) as span:
+            if span is not None:
+                headers[TRACEPARENT_HEADER] = tracing.traceparent(span.get_span_context())
+            await loop.run_in_executor(self._thread, self._send, body, correlation_id, headers)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

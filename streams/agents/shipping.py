@@ -24,8 +24,16 @@ import faust
 from kombu.message import Message
 from pydantic import TypeAdapter, ValidationError
 
+from shopstream import tracing
 from shopstream.logs import get_logger
-from streams.adapters.carrier_link import QueueConsumer, RequestSender, Undeliverable, body_of
+from shopstream.tracing import SpanKind
+from streams.adapters.carrier_link import (
+    TRACEPARENT_HEADER,
+    QueueConsumer,
+    RequestSender,
+    Undeliverable,
+    body_of,
+)
 from streams.adapters.carrier_messages import CarrierReply, ShipmentOrder
 from streams.agents.processing import Outcome, StagedTable, applied
 from streams.app import app, channels, settings, table
@@ -142,10 +150,28 @@ def _handle_reply(message: Message, loop: asyncio.AbstractEventLoop) -> Future[o
         # The reply's fields are the command's, so this is not expected; but a message that
         # cannot become a command is the message's fault, never worth a requeue.
         raise Undeliverable(f"not a carrier reply: {error.errors(include_url=False)}") from error
-    # Acknowledged to the broker once Kafka has the command; the next replies go on meanwhile.
-    # A publish that has not finished in time fails, and the reply comes back later.
-    publish = asyncio.wait_for(channels.publish([command]), settings.carrier_handoff_timeout_s)
-    return cast("Future[object]", asyncio.run_coroutine_threadsafe(publish, loop))
+    # Traced, the reply's receipt continues the request's trace from the carrier's span, and
+    # the command goes to Kafka as its child.
+    with tracing.span(
+        "shipping receive carrier reply",
+        command.trace_id,
+        kind=SpanKind.CONSUMER,
+        traceparent=(message.headers or {}).get(TRACEPARENT_HEADER),
+        attributes={
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "receive",
+            "messaging.destination.name": sender.names.reply_queue,
+            "shopstream.order_id": command.order_id,
+            "shopstream.outcome": reply.outcome,
+        },
+    ) as span:
+        parent = None if span is None else span.get_span_context()
+        # Acknowledged to the broker once Kafka has the command; the next replies go on
+        # meanwhile. A publish that has not finished in time fails, and the reply comes back.
+        publish = asyncio.wait_for(
+            channels.publish([command], parent), settings.carrier_handoff_timeout_s
+        )
+        return cast("Future[object]", asyncio.run_coroutine_threadsafe(publish, loop))
 
 
 @app.task  # type: ignore[untyped-decorator]

@@ -9,12 +9,14 @@ from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging, get_logger
 from shopstream.settings import settings_at_start
+from shopstream.tracing import configure_tracing
 from streams.carrier_simulator.service import CarrierSimulator
 
 
 def main() -> None:
     settings = settings_at_start("python -m streams.carrier_simulator")
     configure_logging("carrier-simulator", settings.log_level)
+    configure_tracing("carrier-simulator", settings)
     start_http_server(settings.ports.carrier_simulator_metrics, addr=settings.worker_host)
     simulator = CarrierSimulator(settings)
     stopping = threading.Event()

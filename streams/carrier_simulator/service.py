@@ -13,10 +13,13 @@ from kombu.message import Message
 from kombu.messaging import Producer
 from pydantic import ValidationError
 
+from shopstream import tracing
 from shopstream.logs import get_logger
 from shopstream.metrics import CARRIER_MESSAGES
 from shopstream.settings import Settings
+from shopstream.tracing import SpanKind
 from streams.adapters.carrier_link import (
+    TRACEPARENT_HEADER,
     QueueConsumer,
     Undeliverable,
     body_of,
@@ -60,10 +63,31 @@ class CarrierSimulator:
         reply_to = message.properties.get("reply_to")
         if not reply_to:
             raise Undeliverable("a shipment order without reply_to")
+        given = message.headers or {}
+        trace = {"trace_id": given.get("trace_id", "")}
+        # Traced, the handling continues the request's trace (the child of its publish), and
+        # the replies carry it back.
+        with tracing.span(
+            f"carrier handle {REQUEST_QUEUE}",
+            str(trace["trace_id"]),
+            kind=SpanKind.CONSUMER,
+            traceparent=given.get(TRACEPARENT_HEADER),
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.consumer.queue_name,
+                "shopstream.order_id": order.order_id,
+                "shopstream.attempt": order.attempt,
+            },
+        ) as span:
+            if span is not None:
+                trace[TRACEPARENT_HEADER] = tracing.traceparent(span.get_span_context())
+            self._answer(order, reply_to, trace)
+
+    def _answer(self, order: ShipmentOrder, reply_to: str, trace: dict[str, str]) -> None:
         key = correlation_id(order.order_id, order.attempt)
         decided = answer(order, self.settings.carrier_name, seen_before=key in self.seen)
         self.seen.add(key)
-        trace = {"trace_id": (message.headers or {}).get("trace_id", "")}
         if decided.lost:
             CARRIER_MESSAGES.labels(REQUEST_QUEUE, "dropped").inc()
             log.info("reply lost on purpose", order_id=order.order_id, attempt=order.attempt)

@@ -11,6 +11,7 @@ from prometheus_client import start_http_server
 
 from shopstream.logs import configure_logging
 from shopstream.settings import Settings, settings_at_start
+from shopstream.tracing import configure_tracing
 from streams.contract import Channel
 from streams.delivery.service import run
 
@@ -22,6 +23,7 @@ def main() -> None:
     arguments = parser.parse_args()
     settings = settings_at_start("python -m streams.delivery")
     configure_logging("delivery", settings.log_level)
+    configure_tracing("delivery", settings)
     start_http_server(settings.ports.delivery_metrics, addr=settings.worker_host)
     channels: list[Channel] = arguments.channels or list(Channel)
     asyncio.run(_until_signalled(settings, channels))

@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shopstream import tracing
 from shopstream.logs import get_logger, record_context
 from shopstream.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from shopstream.settings import Settings
+from shopstream.tracing import SpanKind
 from streams.contract import Channel, ContractError, CustomerNotification, decode_notification
 from streams.delivery.dedupe import Claim, Deliveries
 
@@ -73,6 +76,7 @@ class Receiver:
             MaxNumberOfMessages=self.settings.notification_batch_size,
             WaitTimeSeconds=self.settings.notification_wait_time_s,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=[tracing.TRACEPARENT],
         )
         messages: list[dict[str, Any]] = answer.get("Messages", [])
         lanes: dict[str, list[tuple[dict[str, Any], Decoded]]] = defaultdict(list)
@@ -116,14 +120,36 @@ class Receiver:
             "notification_id": str(notification.notification_id),
             "channel": self.channel.value,
         }
-        with record_context(**context):
+        with record_context(**context), self._span(notification, message, receives) as span:
             try:
                 return await self._deliver(notification, message, receives)
             except Exception as error:
                 log.warning(
                     "delivery failed; retried after backoff", receives=receives, error=repr(error)
                 )
+                tracing.failed(span, repr(error))
                 return await self._failed(message, receives)
+
+    def _span(
+        self, notification: CustomerNotification, message: dict[str, Any], receives: int
+    ) -> AbstractContextManager[tracing.Span | None]:
+        """Traced, the delivery continues the notification's trace: the child of the publish
+        its ``traceparent`` attribute names, else a root of the trace of its order event."""
+        given = message.get("MessageAttributes", {}).get(tracing.TRACEPARENT, {})
+        return tracing.span(
+            f"deliver {self.channel.value} notification",
+            notification.trace_id,
+            kind=SpanKind.CONSUMER,
+            traceparent=given.get("StringValue"),
+            attributes={
+                "messaging.system": "aws_sqs",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.queue_url.rsplit("/", 1)[-1],
+                "messaging.message.id": message.get("MessageId", ""),
+                "shopstream.order_id": notification.order_id,
+                "shopstream.receives": receives,
+            },
+        )
 
     async def _deliver(
         self, notification: CustomerNotification, message: dict[str, Any], receives: int
