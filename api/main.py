@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans, metrics and logs, off: a request's span is
+        # ObservabilityMiddleware's, in the trace of the events it publishes (shopstream.tracing),
+        # and the gateway's metrics are Prometheus'.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     install_problem_handlers(app)
