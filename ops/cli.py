@@ -16,7 +16,7 @@ from importlib.metadata import version
 from types import FrameType
 from typing import Any
 
-from ops import order_commands
+from ops import order_commands, order_trace
 from ops.dead_letters import commands as dlq_commands
 from ops.dead_letters.watch import watch
 from shopstream.logs import configure_logging
@@ -202,6 +202,14 @@ def _order_refund_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _order_trace(args: argparse.Namespace) -> int:
+    settings = _ops_settings()
+    entries = asyncio.run(order_trace.order_history(settings, args.order_id))
+    for line in order_trace.render(args.order_id, entries):
+        print(line)
+    return 0 if entries else 1
+
+
 def _stock_set(args: argparse.Namespace) -> int:
     settings = _ops_settings()
     asyncio.run(order_commands.set_stock(settings, args.sku, args.on_hand))
@@ -297,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refund_retry.add_argument("--timeout", type=float, default=60.0)
     refund_retry.set_defaults(handler=_order_refund_retry)
+    trace = order_verbs.add_parser(
+        "trace", help="an order's path: each event, its timing and its trace id, from its history"
+    )
+    trace.add_argument("order_id", metavar="ORDER_ID")
+    trace.set_defaults(handler=_order_trace)
 
     stock = commands.add_parser("stock", help="inventory commands")
     stock_verbs = stock.add_subparsers(dest="verb", required=True)

@@ -9,6 +9,7 @@ saga's agents, record by record -> AMQP to the carrier and back -> Kafka; and th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -256,6 +257,19 @@ async def test_one_trace_spans_an_order_from_the_request_to_the_carrier_and_the_
     # Nothing in the trace hangs off a span nobody exported, but the client's own.
     roots = [s for s in spans if s.parent_span_id and s.parent_span_id not in by_id]
     assert roots == [request], _summary(roots)
+
+    # The command line shows the same order's path, from its history, in the same trace.
+    async def traced_path() -> str | None:
+        shown = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "ops.cli", "order", "trace", order_id),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await shown.communicate()
+        return out.decode() if b"ShipmentDelivered" in out else None
+
+    path = await eventually(traced_path, "the delivery in the order's history")
+    assert f"  trace {CLIENT_TRACE} (from OrderPlaced)" in path.splitlines()
 
 
 def _summary(spans: list[ReceivedSpan]) -> str:
