@@ -271,8 +271,8 @@ class Settings(BaseSettings):
     worker_host: str = "127.0.0.1"
 
     # Tracing (docs/tracing.md). Spans go over OTLP/HTTP to this base URL's /v1/traces (a
-    # collector's, e.g. http://127.0.0.1:4318). Unset: nothing is traced, and tracing costs
-    # nothing but a check per batch.
+    # collector's, e.g. http://127.0.0.1:4318). Unset: nothing is traced, and what is left of
+    # tracing is a check per record.
     otlp_endpoint: str | None = None
     # The share of traces kept. Decided on the trace id, which is the event's: every process
     # keeps or drops the same orders' traces.
