@@ -20,7 +20,7 @@ from api.deps import (
 )
 from api.observability import annotate
 from api.openapi import IDEMPOTENT_REPLAYED, LOCATION, problems
-from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
+from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, IdText
 from api.schemas.orders import (
     OrderAccepted,
     OrderCancel,
@@ -215,7 +215,7 @@ async def list_all_orders(
     admin: AdminUser,
     pool: PoolDep,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    user_id: Annotated[CleanStr | None, Query(pattern=r"^\S+$", max_length=100)] = None,
+    user_id: Annotated[IdText | None, Query()] = None,
     placed_from: Annotated[AwareDatetime | None, Query(description="Placed at or after")] = None,
     placed_to: Annotated[AwareDatetime | None, Query(description="Placed before")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,

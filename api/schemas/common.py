@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Final, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-# Every free-text field of a request is one of these, the contract's own, so that what a
-# gateway accepts the agents accept too: a name, an address line, a token or a password holds
-# no control character at all; a longer text (a description, a reason) may hold tabs and line
-# breaks, and nothing else of that kind.
-from streams.contract import CleanStr, CleanText
+from streams import contract
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -20,11 +19,55 @@ __all__ = [
     "CleanStr",
     "CleanText",
     "Currency",
+    "Documented",
+    "IdText",
     "OrderId",
     "RequestModel",
     "ResponseModel",
     "Sku",
 ]
+
+
+@dataclass(frozen=True)
+class Documented:
+    """What a string's validators accept, said in the JSON Schema as its ``pattern``; it checks
+    nothing itself (the validators do).
+
+    JSON Schema cannot see a validator, and pydantic leaves a ``pattern`` out of it when the
+    pattern follows one (as on the contract's text types): without this the OpenAPI document
+    would promise more than the gateway takes, and clients would learn the rules from 422s.
+    """
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(core_schema), "pattern": self.pattern}
+
+
+# Unicode's control characters (category Cc), and its white space (the White_Space property)
+# that is none of them, spelled out: the engines that read the document's patterns (pydantic's,
+# a client's, a fuzzer's) differ on what \s means.
+CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
+SPACE: Final = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# What the contract's text types take: no control character, or none but tabs and line breaks.
+ONE_LINE_PATTERN: Final = rf"^[^{CONTROL}]*$"
+PARAGRAPHS_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# One line without white space: an id, as the contract's Id takes it.
+NO_SPACE_PATTERN: Final = rf"^[^{SPACE}{CONTROL}]+$"
+
+# Every free-text field of a request is one of these, the contract's own, so that what a
+# gateway accepts the agents accept too: a name, an address line, a token or a password holds
+# no control character at all; a longer text (a description, a reason) may hold tabs and line
+# breaks, and nothing else of that kind.
+CleanStr: TypeAlias = Annotated[contract.CleanStr, Documented(ONE_LINE_PATTERN)]
+CleanText: TypeAlias = Annotated[contract.CleanText, Documented(PARAGRAPHS_PATTERN)]
+# Someone else's id given to the gateway (a user's, in an admin's filter).
+IdText: TypeAlias = Annotated[
+    CleanStr, Field(pattern=NO_SPACE_PATTERN, max_length=100), Documented(NO_SPACE_PATTERN)
+]
+
 
 # Page sizes are capped: a client cannot ask the database for everything at once.
 MAX_PAGE_SIZE: Final = 100

@@ -44,7 +44,12 @@ def _not_a_card_number(value: str) -> str:
 
 PaymentToken: TypeAlias = Annotated[
     CleanStr,
-    Field(min_length=1, max_length=200, examples=["tok_visa"]),
+    Field(
+        min_length=1,
+        max_length=200,
+        examples=["tok_visa"],
+        description="The payment provider's token for the card; a card number is refused.",
+    ),
     AfterValidator(_not_a_card_number),
 ]
 
@@ -98,7 +103,10 @@ class OrderCreate(RequestModel):
     )
 
     lines: Annotated[
-        list[OrderLineCreate], Field(min_length=1, max_length=50), AfterValidator(_unique_skus)
+        list[OrderLineCreate],
+        # Said in words: JSON Schema's uniqueItems compares whole lines, not their SKUs.
+        Field(min_length=1, max_length=50, description="Each SKU on one line only."),
+        AfterValidator(_unique_skus),
     ]
     shipping_address: ShippingAddress
     payment_token: PaymentToken

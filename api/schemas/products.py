@@ -62,7 +62,14 @@ class ProductUpdate(RequestModel):
     """Absent (or null) fields stay as they are; at least one must be given."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"price_cents": 1499}, {"name": "Large stoneware mug"}]}
+        json_schema_extra={
+            "examples": [{"price_cents": 1499}, {"name": "Large stoneware mug"}],
+            # What _something_to_change checks, said in the document.
+            "anyOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in ("name", "description", "category", "price_cents", "currency")
+            ],
+        }
     )
 
     name: Name | None = None
@@ -84,7 +91,16 @@ class ProductUpdate(RequestModel):
 class StockAdjustment(RequestModel):
     """Exactly one of ``delta`` (a correction: received, damaged, ...) or ``set_to`` (a count)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"set_to": 25}, {"delta": -2}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"set_to": 25}, {"delta": -2}],
+            # What _exactly_one checks, said in the document.
+            "oneOf": [
+                {"required": [field], "properties": {field: {"type": "integer"}}}
+                for field in ("delta", "set_to")
+            ],
+        }
+    )
 
     delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
     set_to: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
