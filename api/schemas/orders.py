@@ -8,7 +8,7 @@ from typing import Annotated, Final, TypeAlias
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from api.schemas.common import CleanStr, CleanText, RequestModel, ResponseModel, Sku
+from api.schemas.common import JSON_INTEGER, CleanStr, CleanText, RequestModel, ResponseModel, Sku
 from streams.contract import Address, OrderStatus
 
 Line: TypeAlias = Annotated[CleanStr, Field(min_length=1, max_length=200)]
@@ -77,7 +77,7 @@ class ShippingAddress(RequestModel):
 
 class OrderLineCreate(RequestModel):
     sku: Sku
-    quantity: Annotated[int, Field(ge=1, le=100)]
+    quantity: Annotated[int, Field(ge=1, le=100), JSON_INTEGER]
 
 
 def _unique_skus(lines: list[OrderLineCreate]) -> list[OrderLineCreate]:

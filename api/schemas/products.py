@@ -9,6 +9,7 @@ from typing import Annotated, Self, TypeAlias
 from pydantic import ConfigDict, Field, model_validator
 
 from api.schemas.common import (
+    JSON_INTEGER,
     Cents,
     CleanStr,
     CleanText,
@@ -102,8 +103,8 @@ class StockAdjustment(RequestModel):
         }
     )
 
-    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
-    set_to: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000), JSON_INTEGER] | None = None
+    set_to: Annotated[int, Field(ge=0, le=1_000_000), JSON_INTEGER] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
