@@ -10,13 +10,14 @@ the OpenAPI.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from api.problem_types import BLANK_TYPE, FRAMEWORK_TYPES, ProblemType
 from shopstream.logs import get_logger
@@ -114,7 +115,26 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     response = problem(error.status_code, detail, instance=request.url.path)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
+    if error.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+# The methods a route may be for (OPTIONS and TRACE none is here).
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path has a route for (RFC 9110's ``Allow``). Starlette names those of
+    the first route that matches the path only, and one path often has a route per method."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in sorted(_METHODS)
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

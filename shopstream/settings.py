@@ -101,7 +101,6 @@ RENAMED: Final = {
 # Variables of the prefix that are no setting, and who reads them.
 NOT_SETTINGS: Final = {
     "SHOPSTREAM_CACHE": "stack/kube/build-*.sh: the build scripts' cache root",
-    "SHOPSTREAM_FUZZ_EXAMPLES": "tests/integration/api/test_schemathesis.py: examples per route",
 }
 # What Kubernetes puts in every pod for each Service of its namespace (service links): a
 # Service named shopstream-gateway gives SHOPSTREAM_GATEWAY_SERVICE_HOST, _PORT and so on.

@@ -6,7 +6,6 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from api.deps import (
     AdminUser,
@@ -20,7 +19,7 @@ from api.deps import (
 )
 from api.observability import annotate
 from api.openapi import IDEMPOTENT_REPLAYED, LOCATION, problems
-from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CleanStr
+from api.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, DateTimeText, IdText
 from api.schemas.orders import (
     OrderAccepted,
     OrderCancel,
@@ -225,9 +224,9 @@ async def list_all_orders(
     admin: AdminUser,
     pool: PoolDep,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    user_id: Annotated[CleanStr | None, Query(pattern=r"^\S+$", max_length=100)] = None,
-    placed_from: Annotated[AwareDatetime | None, Query(description="Placed at or after")] = None,
-    placed_to: Annotated[AwareDatetime | None, Query(description="Placed before")] = None,
+    user_id: Annotated[IdText | None, Query()] = None,
+    placed_from: Annotated[DateTimeText | None, Query(description="Placed at or after")] = None,
+    placed_to: Annotated[DateTimeText | None, Query(description="Placed before")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     before: Before = None,
 ) -> OrderPage:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from api.schemas.common import RequestModel, ResponseModel, Sku
+from api.schemas.common import JSON_INTEGER, RequestModel, ResponseModel, Sku
 
-Quantity = Annotated[int, Field(ge=1, le=100)]
+Quantity = Annotated[int, Field(ge=1, le=100), JSON_INTEGER]
 
 
 class CartLineSet(RequestModel):

@@ -10,9 +10,9 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from api.address_codes import CODE_PATTERN, VerifiedChannel
 from api.problems import Problem
-from api.schemas.common import CleanStr, RequestModel, ResponseModel
+from api.schemas.common import CleanStr, Documented, RequestModel, ResponseModel
 from api.schemas.users import Email
-from streams.domain.notifications import invalid_phone
+from streams.domain.notifications import E164, invalid_phone
 
 
 def _e164(value: str) -> str:
@@ -22,7 +22,10 @@ def _e164(value: str) -> str:
 
 
 Phone: TypeAlias = Annotated[
-    CleanStr, Field(max_length=16, examples=["+4915112345678"]), AfterValidator(_e164)
+    CleanStr,
+    Field(max_length=16, examples=["+4915112345678"]),
+    AfterValidator(_e164),
+    Documented(E164.pattern),
 ]
 
 
@@ -32,7 +35,10 @@ class NotificationPreferences(RequestModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"email": True, "sms": True, "push": False, "phone": "+4915112345678"}]
+            "examples": [{"email": True, "sms": True, "push": False, "phone": "+4915112345678"}],
+            # What _sms_needs_a_phone checks, said in the document.
+            "if": {"required": ["sms"], "properties": {"sms": {"const": True}}},
+            "then": {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
         },
     )
 

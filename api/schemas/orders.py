@@ -8,7 +8,7 @@ from typing import Annotated, Final, Literal, TypeAlias
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from api.schemas.common import CleanStr, CleanText, RequestModel, ResponseModel, Sku
+from api.schemas.common import JSON_INTEGER, CleanStr, CleanText, RequestModel, ResponseModel, Sku
 from streams.contract import Address, OrderStatus
 
 Line: TypeAlias = Annotated[CleanStr, Field(min_length=1, max_length=200)]
@@ -44,7 +44,12 @@ def _not_a_card_number(value: str) -> str:
 
 PaymentToken: TypeAlias = Annotated[
     CleanStr,
-    Field(min_length=1, max_length=200, examples=["tok_visa"]),
+    Field(
+        min_length=1,
+        max_length=200,
+        examples=["tok_visa"],
+        description="The payment provider's token for the card; a card number is refused.",
+    ),
     AfterValidator(_not_a_card_number),
 ]
 
@@ -72,7 +77,7 @@ class ShippingAddress(RequestModel):
 
 class OrderLineCreate(RequestModel):
     sku: Sku
-    quantity: Annotated[int, Field(ge=1, le=100)]
+    quantity: Annotated[int, Field(ge=1, le=100), JSON_INTEGER]
 
 
 def _unique_skus(lines: list[OrderLineCreate]) -> list[OrderLineCreate]:
@@ -98,7 +103,10 @@ class OrderCreate(RequestModel):
     )
 
     lines: Annotated[
-        list[OrderLineCreate], Field(min_length=1, max_length=50), AfterValidator(_unique_skus)
+        list[OrderLineCreate],
+        # Said in words: JSON Schema's uniqueItems compares whole lines, not their SKUs.
+        Field(min_length=1, max_length=50, description="Each SKU on one line only."),
+        AfterValidator(_unique_skus),
     ]
     shipping_address: ShippingAddress
     payment_token: PaymentToken

@@ -9,6 +9,7 @@ from typing import Annotated, Self, TypeAlias
 from pydantic import ConfigDict, Field, model_validator
 
 from api.schemas.common import (
+    JSON_INTEGER,
     Cents,
     CleanStr,
     CleanText,
@@ -62,7 +63,14 @@ class ProductUpdate(RequestModel):
     """Absent (or null) fields stay as they are; at least one must be given."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"price_cents": 1499}, {"name": "Large stoneware mug"}]}
+        json_schema_extra={
+            "examples": [{"price_cents": 1499}, {"name": "Large stoneware mug"}],
+            # What _something_to_change checks, said in the document.
+            "anyOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in ("name", "description", "category", "price_cents", "currency")
+            ],
+        }
     )
 
     name: Name | None = None
@@ -84,10 +92,19 @@ class ProductUpdate(RequestModel):
 class StockAdjustment(RequestModel):
     """Exactly one of ``delta`` (a correction: received, damaged, ...) or ``set_to`` (a count)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"set_to": 25}, {"delta": -2}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"set_to": 25}, {"delta": -2}],
+            # What _exactly_one checks, said in the document.
+            "oneOf": [
+                {"required": [field], "properties": {field: {"type": "integer"}}}
+                for field in ("delta", "set_to")
+            ],
+        }
+    )
 
-    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
-    set_to: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    delta: Annotated[int, Field(ge=-1_000_000, le=1_000_000), JSON_INTEGER] | None = None
+    set_to: Annotated[int, Field(ge=0, le=1_000_000), JSON_INTEGER] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

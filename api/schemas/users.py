@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Final, Literal, TypeAlias
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from api.schemas.common import CleanStr, RequestModel, ResponseModel
+from api.schemas.common import CONTROL, SPACE, CleanStr, Documented, RequestModel, ResponseModel
 from api.security import Role
 
 
@@ -15,11 +15,14 @@ def _normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-# Deliberately loose: one @, no spaces, a dot in the domain. Whether mail arrives is a
-# confirmation email's job, not a pattern's.
+_ADDRESS_CHAR = rf"[^@{SPACE}{CONTROL}]"
+# Deliberately loose: one @, no spaces, a dot in the domain, space around it allowed (and
+# stripped). Whether mail arrives is a confirmation email's job, not a pattern's.
+EMAIL_PATTERN: Final = rf"^[{SPACE}]*{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+[{SPACE}]*$"
 Email: TypeAlias = Annotated[
     CleanStr,
-    Field(pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$", max_length=254),
+    Field(pattern=EMAIL_PATTERN, max_length=254),
+    Documented(EMAIL_PATTERN),
     AfterValidator(_normalise_email),
 ]
 # NIST SP 800-63B: length is what matters; no composition rules, long passphrases welcome.

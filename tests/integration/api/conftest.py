@@ -206,11 +206,13 @@ async def admin(client: httpx.AsyncClient, stack_settings: Settings) -> Person:
     return await sign_in(client, email)
 
 
-async def create_admin(email: str) -> str:
-    """``python -m api create-admin`` with the tests' password; what it printed."""
+async def create_admin(email: str, env: Mapping[str, str] | None = None) -> str:
+    """``python -m api create-admin`` with the tests' password; what it printed. ``env`` adds to
+    the environment, for a gateway started with settings of its own (``start_gateway``'s)."""
     made = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "api", "create-admin", email, "--name", "Admin"),
+        env={**os.environ, **(env or {})},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -25,6 +25,16 @@ async def test_a_wrong_method_is_a_problem_405(client: httpx.AsyncClient) -> Non
     assert response.headers["content-type"] == PROBLEM
 
 
+async def test_a_405_allows_every_method_the_path_has(client: httpx.AsyncClient) -> None:
+    # Found by schemathesis: Allow named the methods of the path's first route only ("POST"
+    # on /orders, whose GET is another route).
+    orders = await client.request("OPTIONS", "/orders")
+    product = await client.put("/products/MUG-01")
+    assert orders.status_code == product.status_code == 405
+    assert orders.headers["allow"] == "GET, POST"
+    assert product.headers["allow"] == "DELETE, GET, PATCH"
+
+
 async def test_a_body_declared_too_large_is_refused_before_it_is_read(
     client: httpx.AsyncClient,
 ) -> None:

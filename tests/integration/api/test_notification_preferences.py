@@ -87,6 +87,14 @@ async def test_a_malformed_notification_email_is_refused(
     assert "body.email_address" in response.json()["detail"]
 
 
+async def test_a_channel_is_true_or_false_not_a_number_or_a_text(
+    client: httpx.AsyncClient, customer: Person
+) -> None:
+    one = await client.put(PATH, json={"email": 1}, headers=customer.headers)
+    yes = await client.put(PATH, json={"push": "yes"}, headers=customer.headers)
+    assert one.status_code == yes.status_code == 422
+
+
 async def test_preferences_need_a_signed_in_user(client: httpx.AsyncClient) -> None:
     response = await client.get(PATH)
     assert response.status_code == 401

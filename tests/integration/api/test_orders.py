@@ -394,3 +394,16 @@ async def test_an_admin_lists_every_order_by_status_and_customer(
     assert [order["order_id"] for order in everything.json()["items"]] == [mine]
     as_customer = await client.get("/admin/orders", headers=customer.headers)
     assert as_customer.status_code == 403
+
+
+async def test_the_admins_time_filters_take_rfc_3339_only(
+    client: httpx.AsyncClient, admin: Person
+) -> None:
+    # Found by schemathesis: "0.5" was read as a Unix time.
+    number = await client.get("/admin/orders", params={"placed_to": "0.5"}, headers=admin.headers)
+    dated = await client.get(
+        "/admin/orders", params={"placed_to": "2026-01-31T09:30:00Z"}, headers=admin.headers
+    )
+    assert number.status_code == 422
+    assert "RFC 3339" in number.json()["detail"]
+    assert dated.status_code == 200

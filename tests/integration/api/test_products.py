@@ -156,6 +156,26 @@ async def test_an_update_refuses_unknown_fields_and_empty_changes(
     assert empty.status_code == 422
 
 
+async def test_a_price_is_a_json_number_not_a_boolean_or_a_text(
+    client: httpx.AsyncClient, admin: Person
+) -> None:
+    # Found by schemathesis: false was taken for 0, a free product.
+    def body(price: object) -> dict[str, object]:
+        sku = f"T-{uuid.uuid4().hex[:12]}"
+        return {"sku": sku, "name": "Mug", "category": "kitchen", "price_cents": price}
+
+    refused = [
+        await client.post("/products", json=body(price), headers=admin.headers)
+        for price in (False, "1299", 12.5)
+    ]
+    whole = await client.post("/products", json=body(1299.0), headers=admin.headers)
+    for response in refused:
+        assert response.status_code == 422, response.text
+        assert [error["location"] for error in response.json()["errors"]] == ["body.price_cents"]
+    assert whole.status_code == 201, whole.text  # 1299.0 is an integer, as JSON Schema says
+    assert whole.json()["price_cents"] == 1299
+
+
 async def test_a_withdrawn_product_is_gone_from_the_catalog_and_cannot_be_ordered(
     client: httpx.AsyncClient, admin: Person, customer: Person, catalog: Catalog
 ) -> None:
