@@ -67,13 +67,23 @@ class GatewayProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def _mailbox() -> dict[str, str]:
+    return {} if _mailbox_port is None else {"SHOPSTREAM_SMTP_PORT": str(_mailbox_port)}
+
+
 def start_gateway(log_path: Path, env: Mapping[str, str]) -> GatewayProcess:
     # The kernel's pick: a fixed block of ports is shared with whoever else runs gateways here.
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "api"],
-            env={**os.environ, "SHOPSTREAM_PORTS__GATEWAY": str(port), **UNLIMITED, **env},
+            env={
+                **os.environ,
+                **_mailbox(),
+                "SHOPSTREAM_PORTS__GATEWAY": str(port),
+                **UNLIMITED,
+                **env,
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -95,20 +105,22 @@ def stop_gateway(gateway: GatewayProcess) -> None:
     gateway.process.wait(timeout=30)
 
 
+# The port of the SMTP server that every gateway a test starts sends its e-mail to.
+_mailbox_port: int | None = None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def gateway_mailbox() -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) in this process, which every gateway started here sends
-    its e-mail to (through the environment it inherits)."""
+    its e-mail to (``start_gateway`` hands it the port; the process's own environment is
+    left alone, so tests run after these see the settings' defaults)."""
+    global _mailbox_port
     with smtp_server() as box:
-        before = os.environ.get("SHOPSTREAM_SMTP_PORT")
-        os.environ["SHOPSTREAM_SMTP_PORT"] = str(box.port)
+        _mailbox_port = box.port
         try:
             yield box
         finally:
-            if before is None:
-                del os.environ["SHOPSTREAM_SMTP_PORT"]
-            else:
-                os.environ["SHOPSTREAM_SMTP_PORT"] = before
+            _mailbox_port = None
 
 
 @pytest.fixture(scope="session")
