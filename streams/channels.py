@@ -127,7 +127,3 @@ class Channels:
                 (DEAD_LETTER_SOURCE_HEADER, source.encode()),
             ],
         )
-
-    async def dead_letter(self, message: faust.types.Message, reason: str) -> None:
-        """Dead-letter the record and wait until Kafka has it."""
-        await (await self.send_dead_letter(message, reason))

@@ -28,7 +28,7 @@ from shopstream.metrics import STREAM_BATCH_DURATION, STREAM_BATCH_SIZE, STREAM_
 from streams.adapters.notification_publisher import publish
 from streams.adapters.notification_topology import ensure_topic
 from streams.agents.database import database
-from streams.agents.processing import batches
+from streams.agents.processing import batches, dead_letter_all, each_key_in_turn
 from streams.app import app, channels, settings
 from streams.contract import OrderNews
 from streams.domain.notifications import OrderSummary, is_customer_facing, notifications
@@ -109,32 +109,15 @@ async def notify_all(message: faust.types.Message) -> str | None:
 
 async def notify_batch(records: Sequence[faust.EventT[bytes]]) -> list[str]:
     """The batch's records, orders at once (each waits on PostgreSQL and SNS), each order's
-    writes in turn; what became of each record. Refused records are dead-lettered, and Kafka
-    has them before the batch's offsets can be committed."""
-    by_order: dict[bytes | None, list[int]] = {}
-    for position, record in enumerate(records):
-        by_order.setdefault(record.message.key, []).append(position)
-    refusals: dict[int, str | None] = {}
-
-    async def in_turn(positions: list[int]) -> None:
-        for position in positions:
-            refusals[position] = await notify_all(records[position].message)
-
-    await asyncio.gather(*(in_turn(positions) for positions in by_order.values()))
-    deliveries = []
-    results = []
-    for position, record in enumerate(records):
-        reason = refusals[position]
-        if reason is None:
-            results.append("applied")
-            continue
-        source = f"{record.message.topic}/{record.message.partition}/{record.message.offset}"
-        log.warning("dead-lettered", agent=AGENT, reason=reason, source=source)
-        deliveries.append(await channels.send_dead_letter(record.message, reason))
-        results.append("dead_lettered")
-    for delivery in deliveries:
-        await delivery
-    return results
+    writes in turn; what became of each record. Refused records are dead-lettered."""
+    refusals = await each_key_in_turn(records, lambda record: notify_all(record.message))
+    refused = [
+        (record.message, reason)
+        for record, reason in zip(records, refusals, strict=True)
+        if reason is not None
+    ]
+    await dead_letter_all(AGENT, channels, refused)
+    return ["applied" if reason is None else "dead_lettered" for reason in refusals]
 
 
 @app.agent(channels.changelog(ORDERS_TABLE), name=AGENT)

@@ -61,6 +61,7 @@ class Outcome:
 Apply = Callable[[AnyEvent, datetime], Awaitable[Outcome]]
 Row = TypeVar("Row")
 ModelRow = TypeVar("ModelRow", bound=BaseModel)
+Result = TypeVar("Result")
 
 
 class StagedTable(Generic[Row]):
@@ -226,18 +227,41 @@ async def _decide_all(
 
     if not keys_at_once:
         return [await decide(record) for record in batch]
+    return await each_key_in_turn(batch, decide)
+
+
+async def each_key_in_turn(
+    records: Sequence[faust.EventT[bytes]],
+    handle: Callable[[faust.EventT[bytes]], Awaitable[Result]],
+) -> list[Result]:
+    """``handle`` for every record: the keys at once, each key's records in turn; the results
+    in the records' order. Each key is a task of its own (gather), so each key's current
+    event is its own."""
     by_key: dict[bytes | None, list[int]] = {}
-    for position, record in enumerate(batch):
+    for position, record in enumerate(records):
         by_key.setdefault(record.message.key, []).append(position)
-    decided: dict[int, Decided] = {}
+    results: dict[int, Result] = {}
 
-    async def decide_in_turn(positions: list[int]) -> None:
-        # A task of its own (gather), so each key's current event is its own.
+    async def in_turn(positions: list[int]) -> None:
         for position in positions:
-            decided[position] = await decide(batch[position])
+            results[position] = await handle(records[position])
 
-    await asyncio.gather(*(decide_in_turn(positions) for positions in by_key.values()))
-    return [decided[position] for position in range(len(batch))]
+    await asyncio.gather(*(in_turn(positions) for positions in by_key.values()))
+    return [results[position] for position in range(len(records))]
+
+
+async def dead_letter_all(
+    agent: str, channels: Channels, refused: Sequence[tuple[faust.types.Message, str]]
+) -> None:
+    """Every refused record on the dead-letter topic with its reason, each logged, all
+    acknowledged by Kafka before the batch's offsets can be committed."""
+    deliveries = []
+    for message, reason in refused:
+        source = f"{message.topic}/{message.partition}/{message.offset}"
+        log.warning("dead-lettered", agent=agent, reason=reason, source=source)
+        deliveries.append(await channels.send_dead_letter(message, reason))
+    for delivery in deliveries:
+        await delivery
 
 
 async def _conclude(

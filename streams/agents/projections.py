@@ -37,6 +37,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 
 from shopstream.logs import get_logger
 from streams.agents.database import connection_trouble, database, refused_by_database
+from streams.agents.processing import dead_letter_all
 from streams.app import app, channels, settings
 from streams.contract import AnyEvent, ContractError, decode, decode_order_update
 from streams.domain.inventory import Stock
@@ -114,7 +115,7 @@ async def _write_all(
         if not store.refused(error):
             raise
         if len(records) == 1:
-            await _dead_letter(agent, [(records[0][0], _refusal(store, error))])
+            await dead_letter_all(agent, channels, [(records[0][0], _refusal(store, error))])
             return
         log.warning(
             "batch refused; writing its records one by one",
@@ -130,23 +131,11 @@ async def _write_all(
             if not store.refused(error):
                 raise
             refused.append((message, _refusal(store, error)))
-    await _dead_letter(agent, refused)
+    await dead_letter_all(agent, channels, refused)
 
 
 def _refusal(store: _Store, error: BaseException) -> str:
     return f"not written to {store.name}: {type(error).__name__}: {error}"
-
-
-async def _dead_letter(agent: str, refused: Sequence[tuple[Message, str]]) -> None:
-    """Every refused record on the dead-letter topic, acknowledged by Kafka before the batch's
-    offsets can be committed."""
-    deliveries = []
-    for message, reason in refused:
-        source = f"{message.topic}/{message.partition}/{message.offset}"
-        log.warning("dead-lettered", agent=agent, reason=reason, source=source)
-        deliveries.append(await channels.send_dead_letter(message, reason))
-    for delivery in deliveries:
-        await delivery
 
 
 async def _project_rows(
@@ -167,7 +156,7 @@ async def _project_rows(
                 rows.append((message, kind.model_validate_json(message.value)))
             except ValidationError as error:
                 unreadable.append((message, f"not a {kind.__name__}: {error}"))
-        await _dead_letter(agent, unreadable)
+        await dead_letter_all(agent, channels, unreadable)
         await _write_all(agent, _POSTGRESQL, rows, partial(write, pool))
 
 
